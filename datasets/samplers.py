@@ -1,0 +1,110 @@
+"""Batch samplers: each epoch becomes a list of batches, a batch a tuple of index tensors.
+
+Everything is drawn for the whole epoch at once with vectorised indexing from per-class
+index tables and a seeded `torch.Generator` (on the CPU, so that a seed means the same
+draws on every device), then moved to the data's device in one transfer per epoch. No
+Python code runs per sample, and the training loop only slices ready-made tensors.
+
+An epoch has one item per image of the split, as in the classic `SiameseMNIST` /
+`TripletMNIST` wrappers: every image is an anchor exactly once.
+"""
+
+import math
+
+import torch
+
+
+class ClassTable:
+    """Per-class index tables of a label vector, for drawing partners of many anchors at once.
+
+    Samples are sorted by class into `order`; class c occupies `order[offset[c]:offset[c] + count[c]]`,
+    and `rank[i]` is sample i's position inside its class's slice.
+    """
+
+    def __init__(self, labels):
+        labels = labels.cpu()
+        _, self.class_of, self.count = torch.unique(labels, return_inverse=True, return_counts=True)
+        self.order = torch.argsort(self.class_of, stable=True)
+        self.offset = torch.cumsum(self.count, 0) - self.count
+        self.rank = torch.empty_like(self.order)
+        self.rank[self.order] = torch.arange(len(labels)) - self.offset[self.class_of[self.order]]
+
+    @property
+    def num_classes(self):
+        return len(self.count)
+
+    def positives(self, anchors, generator):
+        """For each anchor, a uniformly drawn other image of its class.
+
+        An anchor whose class has a single image is its own positive: there is no other.
+        """
+        cls = self.class_of[anchors]
+        others = (self.count[cls] - 1).clamp_min(1)
+        position = _uniform_below(others, generator)
+        position = position + (position >= self.rank[anchors]).long()
+        position = torch.where(self.count[cls] > 1, position, self.rank[anchors])
+        return self.order[self.offset[cls] + position]
+
+    def negatives(self, anchors, generator):
+        """For each anchor, an image of another class: the class uniformly, then the image."""
+        if self.num_classes < 2:
+            raise ValueError("negatives need at least two classes in the labels")
+        shift = torch.randint(1, self.num_classes, (len(anchors),), generator=generator)
+        cls = (self.class_of[anchors] + shift) % self.num_classes
+        return self.order[self.offset[cls] + _uniform_below(self.count[cls], generator)]
+
+
+def _uniform_below(bounds, generator):
+    """One integer uniformly drawn from [0, bound) for each bound."""
+    draws = torch.rand(len(bounds), generator=generator, dtype=torch.float64)
+    return (draws * bounds).long().clamp_max(bounds - 1)
+
+
+class _EpochSampler:
+    """Shared by the samplers below: one item per image, cut into batches of `batch_size`."""
+
+    def __init__(self, labels, batch_size):
+        self.device = labels.device
+        self.size = len(labels)
+        self.batch_size = batch_size
+        self.table = ClassTable(labels)
+
+    def __len__(self):
+        return math.ceil(self.size / self.batch_size)
+
+    def _batches(self, *columns):
+        columns = [column.to(self.device) for column in columns]
+        return list(zip(*(column.split(self.batch_size) for column in columns)))
+
+
+class IndexSampler(_EpochSampler):
+    """Batches `(indices,)` of a random permutation of the split: plain classification."""
+
+    def epoch(self, generator):
+        return self._batches(torch.randperm(self.size, generator=generator))
+
+
+class PairSampler(_EpochSampler):
+    """Batches `(first, second, same)`: every image paired once, half the pairs of its class.
+
+    `same` is 1.0 for a positive pair (another image of the anchor's class) and 0.0 for a
+    negative pair (an image of another class); exactly half of an epoch's pairs are positive.
+    """
+
+    def epoch(self, generator):
+        first = torch.randperm(self.size, generator=generator)
+        same = torch.zeros(self.size)
+        same[torch.randperm(self.size, generator=generator)[: self.size // 2]] = 1.0
+        second = torch.where(same.bool(), self.table.positives(first, generator),
+                             self.table.negatives(first, generator))
+        return self._batches(first, second, same)
+
+
+class TripletSampler(_EpochSampler):
+    """Batches `(anchor, positive, negative)`: positive of the anchor's class and not the
+    anchor itself, negative of another class."""
+
+    def epoch(self, generator):
+        anchor = torch.randperm(self.size, generator=generator)
+        return self._batches(anchor, self.table.positives(anchor, generator),
+                             self.table.negatives(anchor, generator))

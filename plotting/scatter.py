@@ -1,0 +1,57 @@
+"""Scatter plots of a latent space: one fixed colour per class, class names in the legend."""
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+# One palette for every figure, so that a class keeps its colour across plots and runs.
+CLASS_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
+                 "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+
+
+def to_2d(points):
+    """(N, D) embeddings -> (N, 2) points to draw, and a note on how they were obtained.
+
+    Two dimensions are drawn as they are; one is drawn against zero; more are projected on
+    their first two principal components (signs fixed so the projection does not flip).
+    """
+    points = np.asarray(points, dtype=np.float64)
+    dims = points.shape[1]
+    if dims == 2:
+        return points, None
+    if dims == 1:
+        return np.column_stack([points[:, 0], np.zeros(len(points))]), "1-D embedding"
+    centred = points - points.mean(axis=0)
+    _, _, components = np.linalg.svd(centred, full_matrices=False)
+    components = components[:2]
+    components *= np.sign(components[np.arange(2), np.abs(components).argmax(axis=1)])[:, None]
+    return centred @ components.T, f"PCA projection of {dims}-D embedding"
+
+
+def axis_limits(point_sets, pad=0.05):
+    """Limits ((x0, x1), (y0, y1)) that hold nearly all points of every set (robust to strays)."""
+    stacked = np.concatenate(point_sets)
+    low, high = np.quantile(stacked, [0.001, 0.999], axis=0)
+    span = np.maximum(high - low, 1e-6)
+    return tuple((lo - pad * s, hi + pad * s) for lo, hi, s in zip(low, high, span))
+
+
+def embedding_figure(points, labels, class_names, title, limits=None, size=7.0):
+    """A scatter of 2-D `points` coloured by `labels`; returns the matplotlib figure."""
+    figure, axes = plt.subplots(figsize=(size, size))
+    labels = np.asarray(labels)
+    marker_size = 4 if len(points) > 20000 else 6
+    for cls, name in enumerate(class_names):
+        chosen = labels == cls
+        axes.scatter(points[chosen, 0], points[chosen, 1], s=marker_size, alpha=0.5,
+                     linewidths=0, color=CLASS_COLOURS[cls % len(CLASS_COLOURS)], label=name,
+                     rasterized=True)
+    if limits is not None:
+        axes.set_xlim(*limits[0])
+        axes.set_ylim(*limits[1])
+    axes.set_title(title)
+    legend = axes.legend(loc="upper right", markerscale=12 / marker_size, fontsize="small",
+                         framealpha=0.8)
+    for handle in legend.legend_handles:
+        handle.set_alpha(1.0)
+    figure.tight_layout()
+    return figure

@@ -1,0 +1,130 @@
+"""train.py end to end, in a subprocess, on tiny data sets written in the real IDX layout."""
+
+import os
+
+import imageio.v3 as iio
+import pytest
+
+from conftest import run_cli
+
+FIGURES = ("training-set-embedding.png", "testing-set-embedding.png", "stats.png")
+NETWORKS = ["embedding-classification", "siamese-contrastive", "siamese-binary-cross-entropy",
+            "triplet-loss-net"]
+
+
+def files_in(folder):
+    return sorted(os.listdir(folder))
+
+
+@pytest.mark.parametrize("network", NETWORKS)
+def test_each_network_writes_its_four_files(network, tiny_data, tmp_path):
+    result = run_cli(network, "MNIST", "--epochs", 2, "--batch-size", 16, "--lr", 0.01,
+                     "--data-dir", tiny_data, "--output", tmp_path, "--animation")
+    assert result.returncode == 0, result.stderr
+    prefix = f"{network}-MNIST-"
+    assert files_in(tmp_path) == sorted(prefix + name for name in
+                                        (*FIGURES, "latent-space-development.gif"))
+    for name in FIGURES:
+        image = iio.imread(tmp_path / (prefix + name))
+        assert image.ndim == 3 and image.shape[0] > 200 and image.shape[1] > 200
+    frames = iio.imread(tmp_path / (prefix + "latent-space-development.gif"), index=None)
+    assert frames.shape[0] == 2  # one frame per epoch
+    assert "5-NN accuracy" in result.stdout
+
+
+def test_animation_every_n_batches_adds_frames(tiny_data, tmp_path):
+    # 120 training images in batches of 16: 8 batches, a frame after batches 3 and 6 and at each epoch's end.
+    result = run_cli("siamese-contrastive", "MNIST", "--epochs", 2, "--batch-size", 16,
+                     "--data-dir", tiny_data, "--output", tmp_path, "--animation", 3)
+    assert result.returncode == 0, result.stderr
+    frames = iio.imread(tmp_path / "siamese-contrastive-MNIST-latent-space-development.gif", index=None)
+    assert frames.shape[0] == 2 * (2 + 1)
+
+
+def test_no_gif_without_animation(tiny_data, tmp_path):
+    result = run_cli("triplet-loss-net", "fashionmnist", "--epochs", 1, "--data-dir", tiny_data,
+                     "--output", tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert files_in(tmp_path) == sorted("triplet-loss-net-fashionmnist-" + name for name in FIGURES)
+
+
+@pytest.mark.parametrize("typed", ["siamese-constrastive", "tripet-loss-net"])
+def test_the_original_spellings_work_and_name_the_files(typed, tiny_data, tmp_path):
+    # The original README's own command, as typed there.
+    result = run_cli(typed, "MNIST", "--epochs", 1, "--data-dir", tiny_data, "--output", tmp_path,
+                     "--animation")
+    assert result.returncode == 0, result.stderr
+    assert f"{typed}-MNIST-latent-space-development.gif" in files_in(tmp_path)
+    assert f"{typed}-MNIST-testing-set-embedding.png" in files_in(tmp_path)
+
+
+def test_latent_dims_above_two_are_plotted(tiny_data, tmp_path):
+    result = run_cli("siamese-contrastive", "MNIST", "--epochs", 1, "--latent-dims", 5,
+                     "--data-dir", tiny_data, "--output", tmp_path, "--animation")
+    assert result.returncode == 0, result.stderr
+    assert len(files_in(tmp_path)) == 4
+
+
+def test_help_lists_every_choice_and_default():
+    result = run_cli("--help")
+    assert result.returncode == 0
+    for text in [*NETWORKS, "siamese-constrastive", "tripet-loss-net", "MNIST", "FashionMNIST",
+                 "--lr", "0.0001", "--epochs", "--batch-size", "32", "--output", "./tmp",
+                 "--log-interval", "50", "--animation", "--device", "auto", "--seed",
+                 "--data-dir", "--latent-dims", "--margin"]:
+        assert text in result.stdout, text
+
+
+def one_line_error(result, *fragments):
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+def test_unknown_network_lists_the_choices_and_suggests_one(tiny_data, tmp_path):
+    result = run_cli("siamese-contrastiv", "MNIST", "--data-dir", tiny_data, "--output", tmp_path)
+    one_line_error(result, "unknown network 'siamese-contrastiv'", "did you mean siamese-contrastive",
+                   "embedding-classification", "triplet-loss-net")
+    assert files_in(tmp_path) == []
+
+
+def test_unknown_dataset_lists_the_choices(tiny_data, tmp_path):
+    result = run_cli("siamese-contrastive", "CIFAR10", "--data-dir", tiny_data, "--output", tmp_path)
+    one_line_error(result, "unknown dataset 'CIFAR10'", "MNIST", "FashionMNIST")
+
+
+@pytest.mark.parametrize("option,value", [("--epochs", 0), ("--epochs", "ten"), ("--batch-size", -3),
+                                          ("--lr", 0), ("--log-interval", 0), ("--animation", 0),
+                                          ("--latent-dims", 0), ("--margin", -1)])
+def test_bad_numbers_are_one_line_errors(option, value, tmp_path):
+    result = run_cli("siamese-contrastive", "MNIST", option, value, "--output", tmp_path)
+    one_line_error(result, option)
+
+
+def test_missing_cuda_is_a_one_line_error(tiny_data, tmp_path):
+    import torch
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA")
+    result = run_cli("siamese-contrastive", "MNIST", "--device", "cuda", "--data-dir", tiny_data,
+                     "--output", tmp_path)
+    one_line_error(result, "CUDA is not available")
+
+
+def test_output_that_is_a_file_is_a_one_line_error(tiny_data, tmp_path):
+    blocker = tmp_path / "results"
+    blocker.write_text("not a folder")
+    result = run_cli("siamese-contrastive", "MNIST", "--data-dir", tiny_data, "--output", blocker)
+    one_line_error(result, "is a file")
+
+
+def test_corrupt_data_file_is_named(tiny_data, tmp_path):
+    import shutil
+    data = tmp_path / "data"
+    shutil.copytree(tiny_data, data)
+    images = data / "MNIST" / "raw" / "train-images-idx3-ubyte"
+    images.write_bytes(images.read_bytes()[:-100])
+    result = run_cli("siamese-contrastive", "MNIST", "--data-dir", data, "--output", tmp_path / "out")
+    one_line_error(result, str(images), "truncated")

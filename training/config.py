@@ -1,0 +1,32 @@
+"""The run's configuration: plain values, filled from the command line by train.py."""
+
+import os
+from dataclasses import dataclass, field
+
+DATA_DIR_VARIABLE = "SIAMESE_DATA_DIR"
+
+
+def default_data_dir():
+    return os.environ.get(DATA_DIR_VARIABLE, "./data")
+
+
+@dataclass
+class Config:
+    network: str                    # as typed: it names the output files
+    dataset: str                    # as typed: it names the output files
+    lr: float = 1e-4
+    epochs: int = 10
+    batch_size: int = 32
+    output: str = "./tmp"
+    log_interval: int = 50
+    animation: int | None = None    # None: no GIF; 0: a frame per epoch; N: also every N batches
+    device: str = "auto"
+    seed: int = 0
+    data_dir: str = field(default_factory=default_data_dir)
+    latent_dims: int = 2
+    margin: float = 1.0
+
+    @property
+    def prefix(self):
+        """Where a run's files go: `<output>/<network>-<dataset>-<what>`."""
+        return os.path.join(self.output, f"{self.network}-{self.dataset}-")
