@@ -25,6 +25,7 @@ class Config:
     data_dir: str = field(default_factory=default_data_dir)
     latent_dims: int = 2
     margin: float = 1.0
+    resume: str | None = None       # a model.pt to continue from; epochs is then the total
 
     @property
     def prefix(self):
