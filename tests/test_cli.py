@@ -8,6 +8,7 @@ import pytest
 from conftest import run_cli
 
 FIGURES = ("training-set-embedding.png", "testing-set-embedding.png", "stats.png")
+RECORDS = ("metrics.json", "model.pt", "embeddings.npz")
 NETWORKS = ["embedding-classification", "siamese-contrastive", "siamese-binary-cross-entropy",
             "triplet-loss-net"]
 
@@ -17,19 +18,21 @@ def files_in(folder):
 
 
 @pytest.mark.parametrize("network", NETWORKS)
-def test_each_network_writes_its_four_files(network, tiny_data, tmp_path):
+def test_each_network_writes_its_files(network, tiny_data, tmp_path):
     result = run_cli(network, "MNIST", "--epochs", 2, "--batch-size", 16, "--lr", 0.01,
                      "--data-dir", tiny_data, "--output", tmp_path, "--animation")
     assert result.returncode == 0, result.stderr
     prefix = f"{network}-MNIST-"
     assert files_in(tmp_path) == sorted(prefix + name for name in
-                                        (*FIGURES, "latent-space-development.gif"))
+                                        (*FIGURES, *RECORDS, "latent-space-development.gif"))
     for name in FIGURES:
         image = iio.imread(tmp_path / (prefix + name))
         assert image.ndim == 3 and image.shape[0] > 200 and image.shape[1] > 200
     frames = iio.imread(tmp_path / (prefix + "latent-space-development.gif"), index=None)
     assert frames.shape[0] == 2  # one frame per epoch
-    assert "5-NN accuracy" in result.stdout
+    assert "5-NN accuracy" in result.stdout and "MAP@R" in result.stdout
+    for name in (*FIGURES, *RECORDS):  # the summary names every file written
+        assert str(tmp_path / (prefix + name)) in result.stdout
 
 
 def test_animation_every_n_batches_adds_frames(tiny_data, tmp_path):
@@ -45,7 +48,8 @@ def test_no_gif_without_animation(tiny_data, tmp_path):
     result = run_cli("triplet-loss-net", "fashionmnist", "--epochs", 1, "--data-dir", tiny_data,
                      "--output", tmp_path)
     assert result.returncode == 0, result.stderr
-    assert files_in(tmp_path) == sorted("triplet-loss-net-fashionmnist-" + name for name in FIGURES)
+    assert files_in(tmp_path) == sorted("triplet-loss-net-fashionmnist-" + name
+                                        for name in (*FIGURES, *RECORDS))
 
 
 @pytest.mark.parametrize("typed", ["siamese-constrastive", "tripet-loss-net"])
@@ -62,7 +66,7 @@ def test_latent_dims_above_two_are_plotted(tiny_data, tmp_path):
     result = run_cli("siamese-contrastive", "MNIST", "--epochs", 1, "--latent-dims", 5,
                      "--data-dir", tiny_data, "--output", tmp_path, "--animation")
     assert result.returncode == 0, result.stderr
-    assert len(files_in(tmp_path)) == 4
+    assert len(files_in(tmp_path)) == 7
 
 
 def test_help_lists_every_choice_and_default():
@@ -71,7 +75,7 @@ def test_help_lists_every_choice_and_default():
     for text in [*NETWORKS, "siamese-constrastive", "tripet-loss-net", "MNIST", "FashionMNIST",
                  "--lr", "0.0001", "--epochs", "--batch-size", "32", "--output", "./tmp",
                  "--log-interval", "50", "--animation", "--device", "auto", "--seed",
-                 "--data-dir", "--latent-dims", "--margin"]:
+                 "--data-dir", "--latent-dims", "--margin", "--resume"]:
         assert text in result.stdout, text
 
 

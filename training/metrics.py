@@ -45,7 +45,7 @@ def knn_accuracy(reference, reference_labels, query, query_labels, k=5, chunk_si
     """Accuracy of a k-nearest-neighbour vote (Euclidean) of `query` against `reference`.
 
     Each query takes the class most frequent among its k nearest references; a tie goes to
-    the class whose members rank nearer. Queries are processed `chunk_size` at a time.
+    the class whose members rank nearer (the lower sum of ranks), then to the lower label. Queries are processed `chunk_size` at a time.
     """
     k = min(k, len(reference))
     num_classes = int(max(reference_labels.max(), query_labels.max())) + 1
