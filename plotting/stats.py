@@ -3,21 +3,25 @@
 import matplotlib.pyplot as plt
 
 
-def stats_figure(history, title, metric_names):
+STYLES = ["o-", "s--", "^-.", "D:", "v-", "x--"]  # distinct, so that equal curves stay visible
+
+
+def stats_figure(history, title, metrics):
     """Loss curves (left) and metric curves (right) over epochs.
 
-    `history` is a list of per-epoch dicts with `epoch`, `train_loss`, `val_loss` and the
-    `metric_names`; a metric that is None or NaN in some epoch leaves a gap there.
+    `history` is a list of per-epoch dicts with `epoch`, `train_loss`, `val_loss` and the keys
+    of `metrics`, a dict of key -> label; a metric that is None or NaN leaves a gap there.
     """
+    metric_names = list(metrics)
     epochs = [row["epoch"] for row in history]
     figure, (loss_axes, metric_axes) = plt.subplots(1, 2, figsize=(12, 4.5))
     loss_axes.plot(epochs, [row["train_loss"] for row in history], "o-", label="training")
     loss_axes.plot(epochs, [row["val_loss"] for row in history], "s--", label="validation")
     loss_axes.set(xlabel="epoch", ylabel="loss per item", title="Loss")
     loss_axes.legend()
-    for name in metric_names:
+    for name, style in zip(metric_names, STYLES):
         values = [float("nan") if row.get(name) is None else row[name] for row in history]
-        metric_axes.plot(epochs, values, "o-", label=name.replace("_", " "))
+        metric_axes.plot(epochs, values, style, label=metrics[name], alpha=0.85)
     # The silhouette can be negative (down to -1); the others lie in [0, 1].
     lowest = min([0.0] + [row[name] for row in history for name in metric_names
                           if row.get(name) is not None and row[name] == row[name]])

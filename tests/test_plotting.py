@@ -66,9 +66,9 @@ def test_ten_frames_of_a_full_test_set_make_a_small_gif():
 def test_stats_figure_has_loss_and_metric_panels_over_epochs():
     history = [{"epoch": e, "train_loss": 1 / e, "val_loss": 1.1 / e, "knn_accuracy": 0.5 + e / 10,
                 "silhouette": -0.2 + e / 10} for e in (1, 2, 3)]
-    figure = stats_figure(history, "net on MNIST", ("knn_accuracy", "silhouette"))
+    figure = stats_figure(history, "net on MNIST", {"knn_accuracy": "5-NN accuracy", "silhouette": "silhouette"})
     loss_axes, metric_axes = figure.axes
     assert [line.get_label() for line in loss_axes.get_lines()] == ["training", "validation"]
-    assert [line.get_label() for line in metric_axes.get_lines()][:2] == ["knn accuracy", "silhouette"]
+    assert [line.get_label() for line in metric_axes.get_lines()][:2] == ["5-NN accuracy", "silhouette"]
     assert list(metric_axes.get_lines()[1].get_xdata()) == [1, 2, 3]
     assert metric_axes.get_ylim()[0] < -0.1  # room for a negative silhouette

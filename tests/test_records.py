@@ -11,11 +11,11 @@ import torch
 from conftest import run_cli
 from test_cli import one_line_error
 from training import Config, EXPERIMENTS, run
-from training.evaluation import METRIC_NAMES
+from training.evaluation import METRICS
 from networks import ClassificationNet
 
 TIMINGS = {"train_seconds", "evaluation_seconds", "seconds", "samples_per_second"}
-ROW_KEYS = {"epoch", "train_loss", "val_loss", *METRIC_NAMES, "test_spread", *TIMINGS}
+ROW_KEYS = {"epoch", "train_loss", "val_loss", *METRICS, "test_spread", *TIMINGS}
 
 
 def train(tiny_data, output, *options, network="triplet-loss-net"):

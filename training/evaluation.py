@@ -7,7 +7,8 @@ from .metrics import is_collapsed, knn_accuracy, retrieval_scores, silhouette, s
 EMBEDDING_BATCH_SIZE = 1024    # images per forward pass; larger batches were slower on CPUs
 KNN_K = 5
 SILHOUETTE_SAMPLE = 5000       # test images in the silhouette's fixed, seeded sample
-METRIC_NAMES = ("knn_accuracy", "precision_at_1", "map_at_r", "silhouette")
+METRICS = {"knn_accuracy": "5-NN accuracy", "precision_at_1": "precision@1", "map_at_r": "MAP@R",
+           "silhouette": "silhouette"}   # key in metrics.json -> label in stats.png
 
 
 @torch.inference_mode()
@@ -26,7 +27,7 @@ def silhouette_sample(size, seed):
 
 @torch.inference_mode()
 def evaluate(train_embedding, train_labels, test_embedding, test_labels, sample):
-    """The test-set metrics of METRIC_NAMES, the test set's spread, and whether it collapsed."""
+    """The test-set metrics of METRICS, the test set's spread, and whether it collapsed."""
     precision_at_1, map_at_r = retrieval_scores(test_embedding, test_labels)
     sample = sample.to(test_embedding.device)
     return {

@@ -20,7 +20,7 @@ from plotting import embedding_figure, figure_to_png, latent_space_gif, stats_fi
 
 from .checkpoint import load_checkpoint, restore, save_checkpoint
 from .errors import NonFiniteLossError, RunError
-from .evaluation import METRIC_NAMES, embed, evaluate, silhouette_sample
+from .evaluation import METRICS, embed, evaluate, silhouette_sample
 from .files import write_atomically
 from .record import environment, metrics_document, write_metrics
 from .registry import ALIASES, find_experiment, unknown_name_message
@@ -150,7 +150,7 @@ def check_finite(losses, epoch, first_batch):
         raise NonFiniteLossError(epoch, first_batch + bad[0].item())
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def validation_loss(model, experiment, split, batches, config):
     """Mean loss per item over the fixed validation batches, in eval mode."""
     model.eval()
@@ -175,7 +175,7 @@ def write_figures(config, paths, title, train, test, train_embedding, test_embed
                                   f"{name.capitalize()} set: {caption}"
                                   + (f"\n({projection})" if projection else ""))
         write_atomically(paths[f"{name}_figure"], figure_to_png(figure))
-    write_atomically(paths["stats"], figure_to_png(stats_figure(history, title, METRIC_NAMES)))
+    write_atomically(paths["stats"], figure_to_png(stats_figure(history, title, METRICS)))
     if frames:
         gif = latent_space_gif(frames, test.labels.cpu().numpy(), test.class_names, title)
         write_atomically(paths["animation"], gif)

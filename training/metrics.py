@@ -41,7 +41,7 @@ def k_nearest(queries, references, k, block=128):
     return columns.gather(1, order)
 
 
-def knn_accuracy(reference, reference_labels, query, query_labels, k=5, chunk_size=512):
+def knn_accuracy(reference, reference_labels, query, query_labels, k=5, chunk_size=256):
     """Accuracy of a k-nearest-neighbour vote (Euclidean) of `query` against `reference`.
 
     Each query takes the class most frequent among its k nearest references; a tie goes to
@@ -81,10 +81,12 @@ def retrieval_scores(embedding, labels, chunk_size=256):
         queries = embedding[start:start + chunk_size]
         rows = torch.arange(len(queries), device=embedding.device)
         same = class_of[start:start + chunk_size, None] == class_of[None, :]
-        # float64 keys that order by distance and, at equal distances, put other classes first:
-        # (1 + 2^-30) moves a float32 distance less than half way to the next float32 value.
-        keys = squared_distances(queries, embedding).double()
-        keys = torch.where(same, keys * (1 + 2.0 ** -30) + 1e-300, keys)
+        # Keys that order by distance and, at equal distances, put other classes first: a
+        # same-class distance moves up to the next float32 value (so one exactly one step
+        # farther counts as tied with it, a difference of one part in 16 million).
+        distances = squared_distances(queries, embedding)
+        keys = torch.where(same, torch.nextafter(distances, torch.tensor(float("inf"), device=distances.device)),
+                           distances)
         keys[rows, rows + start] = float("inf")           # a query does not retrieve itself
         nearest = keys.topk(max_r, dim=1, largest=False).indices
         relevant = same.gather(1, nearest).double()
