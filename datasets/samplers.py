@@ -149,7 +149,7 @@ class BalancedBatchSampler:
             chosen = classes == cls
             if chosen.any():
                 chunks[chosen] = self._chunks_of(cls, int(drawn[:, cls].sum()), generator)[occurrence[chosen]]
-        return [(batch.to(self.device),) for batch in chunks.flatten(1)]
+        return [(batch,) for batch in chunks.flatten(1).to(self.device)]
 
     def _chunks_of(self, cls, count, generator):
         """`count` chunks of K image indices of class `cls`, in passes over its images."""
