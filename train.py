@@ -83,7 +83,8 @@ def parse_args(argv=None):
     parser.add_argument("--mining", choices=TRIPLET_MINING, default="batch-hard",
                         help="online-triplet: hardest positive and negative per anchor "
                              "(batch-hard), nearest semi-hard negative per positive pair "
-                             "(semi-hard), or every triplet with a positive loss (all)")
+                             "(semi-hard), or every triplet with a positive loss (all); "
+                             "batch-hard can collapse a 2-D space, see README")
     return parser.parse_args(argv)
 
 
