@@ -74,6 +74,9 @@ def run(config, show_progress=True):
                                test_embedding.cpu().numpy()))
 
     write_figures(config, title, train, test, train_embedding, test_embedding, history, frames)
+    if experiment.extra_figures:
+        for suffix, png in experiment.extra_figures(model, test).items():
+            write_atomically(f"{config.prefix}{suffix}", png)
     return history[-1]
 
 
