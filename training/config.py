@@ -25,6 +25,9 @@ class Config:
     data_dir: str = field(default_factory=default_data_dir)
     latent_dims: int = 2
     margin: float = 1.0
+    classes_per_batch: int = 10     # online-contrastive, online-triplet: P classes x K images a batch
+    images_per_class: int = 16
+    mining: str = "batch-hard"      # online-triplet: batch-hard, semi-hard or all
     resume: str | None = None       # a model.pt to continue from; epochs is then the total
 
     @property

@@ -118,6 +118,10 @@ def run(config, show_progress=True):
 
     write_embeddings(paths["embeddings"], train, test, train_embedding, test_embedding)
     write_figures(config, paths, title, train, test, train_embedding, test_embedding, history, frames)
+    if experiment.extra_figures:
+        for suffix, png in experiment.extra_figures(model, test).items():
+            paths[suffix] = f"{config.prefix}{suffix}"
+            write_atomically(paths[suffix], png)
     return history[-1], paths
 
 
