@@ -2,9 +2,10 @@
 
     python train.py siamese-contrastive MNIST --epochs 10 --animation
 
-writes <output>/<network>-<dataset>-training-set-embedding.png, -testing-set-embedding.png,
--stats.png, with --animation -latent-space-development.gif, and for vae -manifold.png and
--reconstructions.png.
+writes <output>/<network>-<dataset>-metrics.json, -model.pt, -embeddings.npz,
+-training-set-embedding.png, -testing-set-embedding.png, -stats.png, with --animation
+-latent-space-development.gif, and for vae -manifold.png and -reconstructions.png
+(README.md describes each).
 """
 
 import argparse
@@ -85,20 +86,33 @@ def parse_args(argv=None):
                              "(batch-hard), nearest semi-hard negative per positive pair "
                              "(semi-hard), or every triplet with a positive loss (all); "
                              "batch-hard can collapse a 2-D space, see README")
+    parser.add_argument("--resume", metavar="PATH", default=None,
+                        help="continue the run saved in PATH (a model.pt written by an earlier run "
+                             "of the same network, data set and --latent-dims); --epochs is then "
+                             "the total number of epochs")
     return parser.parse_args(argv)
 
 
 def main(argv=None):
     config = Config(**vars(parse_args(argv)))
     try:
-        final = run(config)
+        final, paths = run(config)
     except RunError as error:
         print(f"train.py: error: {error}", file=sys.stderr)
         return error.exit_code
-    print(f"epoch {final['epoch']}: training loss {final['train_loss']:.4f}, validation loss "
-          f"{final['val_loss']:.4f}, test-set 5-NN accuracy {final['knn_accuracy']:.4f}; "
-          f"figures in {config.prefix}*")
+    print(summary(final, paths))
     return 0
+
+
+def summary(final, paths):
+    """The end of the run in a few lines: the last epoch's numbers and the files written."""
+    lines = [f"epoch {final['epoch']}: training loss {final['train_loss']:.4f}, validation loss "
+             f"{final['val_loss']:.4f}",
+             f"test set: 5-NN accuracy {final['knn_accuracy']:.4f}, precision@1 "
+             f"{final['precision_at_1']:.4f}, MAP@R {final['map_at_r']:.4f}, silhouette "
+             f"{final['silhouette']:.4f}",
+             "wrote:"]
+    return "\n".join(lines + [f"  {path}" for path in paths.values()])
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """train.py end to end, in a subprocess, on tiny data sets written in the real IDX layout."""
 
+import json
 import os
 
 import imageio.v3 as iio
@@ -8,6 +9,7 @@ import pytest
 from conftest import run_cli
 
 FIGURES = ("training-set-embedding.png", "testing-set-embedding.png", "stats.png")
+RECORDS = ("metrics.json", "model.pt", "embeddings.npz")
 NETWORKS = ["embedding-classification", "siamese-contrastive", "siamese-binary-cross-entropy",
             "triplet-loss-net"]
 NEW_NETWORKS = ["online-contrastive", "online-triplet", "vae"]
@@ -18,19 +20,21 @@ def files_in(folder):
 
 
 @pytest.mark.parametrize("network", NETWORKS)
-def test_each_network_writes_its_four_files(network, tiny_data, tmp_path):
+def test_each_network_writes_its_files(network, tiny_data, tmp_path):
     result = run_cli(network, "MNIST", "--epochs", 2, "--batch-size", 16, "--lr", 0.01,
                      "--data-dir", tiny_data, "--output", tmp_path, "--animation")
     assert result.returncode == 0, result.stderr
     prefix = f"{network}-MNIST-"
     assert files_in(tmp_path) == sorted(prefix + name for name in
-                                        (*FIGURES, "latent-space-development.gif"))
+                                        (*FIGURES, *RECORDS, "latent-space-development.gif"))
     for name in FIGURES:
         image = iio.imread(tmp_path / (prefix + name))
         assert image.ndim == 3 and image.shape[0] > 200 and image.shape[1] > 200
     frames = iio.imread(tmp_path / (prefix + "latent-space-development.gif"), index=None)
     assert frames.shape[0] == 2  # one frame per epoch
-    assert "5-NN accuracy" in result.stdout
+    assert "5-NN accuracy" in result.stdout and "MAP@R" in result.stdout
+    for name in (*FIGURES, *RECORDS):  # the summary names every file written
+        assert str(tmp_path / (prefix + name)) in result.stdout
 
 
 def test_vae_writes_its_manifold_and_reconstructions(tiny_data, tmp_path):
@@ -39,7 +43,7 @@ def test_vae_writes_its_manifold_and_reconstructions(tiny_data, tmp_path):
     assert result.returncode == 0, result.stderr
     extra = ("manifold.png", "reconstructions.png")
     assert files_in(tmp_path) == sorted("vae-MNIST-" + name for name in
-                                        (*FIGURES, *extra, "latent-space-development.gif"))
+                                        (*FIGURES, *RECORDS, *extra, "latent-space-development.gif"))
     for name in extra:
         image = iio.imread(tmp_path / ("vae-MNIST-" + name))
         assert image.ndim == 3 and min(image.shape[:2]) > 200
@@ -59,8 +63,8 @@ def test_online_networks_train_on_balanced_batches(network_and_mining, tiny_data
                      "--classes-per-batch", 4, "--images-per-class", 3,
                      "--data-dir", tiny_data, "--output", tmp_path)
     assert result.returncode == 0, result.stderr
-    assert files_in(tmp_path) == sorted(f"{network}-MNIST-" + name for name in FIGURES)
-    accuracy = float(result.stdout.split("5-NN accuracy ")[1].split(";")[0])
+    assert files_in(tmp_path) == sorted(f"{network}-MNIST-" + name for name in (*FIGURES, *RECORDS))
+    accuracy = json.loads((tmp_path / f"{network}-MNIST-metrics.json").read_text())["final"]["knn_accuracy"]
     assert accuracy >= 0.5  # the tiny classes are easy; chance is 0.1
 
 
@@ -77,7 +81,8 @@ def test_no_gif_without_animation(tiny_data, tmp_path):
     result = run_cli("triplet-loss-net", "fashionmnist", "--epochs", 1, "--data-dir", tiny_data,
                      "--output", tmp_path)
     assert result.returncode == 0, result.stderr
-    assert files_in(tmp_path) == sorted("triplet-loss-net-fashionmnist-" + name for name in FIGURES)
+    assert files_in(tmp_path) == sorted("triplet-loss-net-fashionmnist-" + name
+                                        for name in (*FIGURES, *RECORDS))
 
 
 @pytest.mark.parametrize("typed", ["siamese-constrastive", "tripet-loss-net"])
@@ -94,7 +99,7 @@ def test_latent_dims_above_two_are_plotted(tiny_data, tmp_path):
     result = run_cli("siamese-contrastive", "MNIST", "--epochs", 1, "--latent-dims", 5,
                      "--data-dir", tiny_data, "--output", tmp_path, "--animation")
     assert result.returncode == 0, result.stderr
-    assert len(files_in(tmp_path)) == 4
+    assert len(files_in(tmp_path)) == 7
 
 
 def test_help_lists_every_choice_and_default():
@@ -104,7 +109,7 @@ def test_help_lists_every_choice_and_default():
                  "--lr", "0.0001", "--epochs", "--batch-size", "32", "--output", "./tmp",
                  "--log-interval", "50", "--animation", "--device", "auto", "--seed",
                  "--data-dir", "--latent-dims", "--margin", "--classes-per-batch", "10",
-                 "--images-per-class", "16", "--mining", "batch-hard", "semi-hard", "all"]:
+                 "--images-per-class", "16", "--mining", "batch-hard", "semi-hard", "all", "--resume"]:
         assert text in result.stdout, text
 
 

@@ -28,6 +28,7 @@ class Config:
     classes_per_batch: int = 10     # online-contrastive, online-triplet: P classes x K images a batch
     images_per_class: int = 16
     mining: str = "batch-hard"      # online-triplet: batch-hard, semi-hard or all
+    resume: str | None = None       # a model.pt to continue from; epochs is then the total
 
     @property
     def prefix(self):

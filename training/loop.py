@@ -1,36 +1,60 @@
-"""The training loop: epochs of batches, an evaluation after each, the figures at the end.
+"""The training loop: epochs of batches, an evaluation after each, the files.
 
 It knows no network by name: the Experiment from the registry builds the model, draws the
-batches and turns a batch into a loss.
+batches and turns a batch into a loss. After every epoch it scores the space
+(training/evaluation.py), writes metrics.json and the checkpoint model.pt; at the end it
+writes the figures and embeddings.npz from the last epoch's embeddings.
 """
 
+import dataclasses
+import io
 import os
 import time
 
+import numpy as np
 import torch
 from tqdm import tqdm
 
 from datasets import DatasetError, canonical_dataset_name, load_split, DATASET_NAMES
 from plotting import embedding_figure, figure_to_png, latent_space_gif, stats_figure, to_2d
 
+from .checkpoint import load_checkpoint, restore, save_checkpoint
 from .errors import NonFiniteLossError, RunError
+from .evaluation import METRICS, embed, evaluate, silhouette_sample
 from .files import write_atomically
-from .metrics import knn_accuracy
-from .registry import find_experiment, unknown_name_message
+from .record import environment, metrics_document, write_metrics
+from .registry import ALIASES, find_experiment, unknown_name_message
 
-EMBEDDING_BATCH_SIZE = 4096    # images per forward pass when embedding a whole split
-KNN_K = 5
 VALIDATION_SEED_OFFSET = 1     # validation pairs/triplets come from a generator of their own
+SILHOUETTE_SEED_OFFSET = 2     # and so does the silhouette's sample
+
+FILES = {  # what a run writes, after `<output>/<network>-<dataset>-`
+    "metrics": "metrics.json",
+    "checkpoint": "model.pt",
+    "embeddings": "embeddings.npz",
+    "training_figure": "training-set-embedding.png",
+    "testing_figure": "testing-set-embedding.png",
+    "stats": "stats.png",
+    "animation": "latent-space-development.gif",
+}
 
 
 def run(config, show_progress=True):
-    """Train `config.network` on `config.dataset`, write its files; return the last epoch's row."""
+    """Train `config.network` on `config.dataset` and write its files.
+
+    Returns (final row, {file key: path written}); the final row is the last epoch's.
+    """
     experiment = find_experiment(config.network)
     dataset = canonical_dataset_name(config.dataset)
     if dataset is None:
         raise RunError(unknown_name_message("dataset", config.dataset, list(DATASET_NAMES)))
+    identity = {"network": ALIASES.get(config.network, config.network), "dataset": dataset,
+                "latent_dims": config.latent_dims}
+    checkpoint = load_checkpoint(config.resume, identity, config.epochs) if config.resume else None
     device = resolve_device(config.device)
     prepare_output_folder(config.output)
+    paths = {key: config.prefix + name for key, name in FILES.items()
+             if key != "animation" or config.animation is not None}
 
     try:
         train = load_split(dataset, config.data_dir, train=True, device=device)
@@ -46,38 +70,59 @@ def run(config, show_progress=True):
     # Drawn once, so that the validation loss of every epoch is measured on the same items.
     validation_batches = experiment.make_sampler(test.labels, config).epoch(
         torch.Generator().manual_seed(config.seed + VALIDATION_SEED_OFFSET))
+    sample = silhouette_sample(len(test), config.seed + SILHOUETTE_SEED_OFFSET)
 
-    history, frames = [], []
+    history, frames, first_epoch = [], [], 1
+    if checkpoint is not None:
+        frames = restore(checkpoint, model, optimizer, generator)
+        history, first_epoch = checkpoint["history"], checkpoint["epoch"] + 1
     title = f"{config.network} on {dataset}"
+    run_environment = environment(device)
+    collapse_reported = False
 
     def after_batch(epoch, index):
         if config.animation and index % config.animation == 0:
             frames.append((f"epoch {epoch}, batch {index}", embed(model, test).cpu().numpy()))
             model.train()
 
-    with Progress(config.epochs * len(sampler), enabled=show_progress) as progress:
-        for epoch in range(1, config.epochs + 1):
+    with Progress((config.epochs - first_epoch + 1) * len(sampler), enabled=show_progress) as progress:
+        for epoch in range(first_epoch, config.epochs + 1):
             started = time.perf_counter()
             progress.show(epoch=epoch)
             train_loss = train_epoch(model, experiment, train, sampler.epoch(generator), optimizer,
                                      config, epoch, progress, after_batch)
+            trained = time.perf_counter()
             row = {"epoch": epoch, "train_loss": train_loss,
                    "val_loss": validation_loss(model, experiment, test, validation_batches, config)}
             train_embedding, test_embedding = embed(model, train), embed(model, test)
-            row["knn_accuracy"] = knn_accuracy(train_embedding, train.labels, test_embedding,
-                                               test.labels, k=KNN_K)
-            row["seconds"] = time.perf_counter() - started
+            scores = evaluate(train_embedding, train.labels, test_embedding, test.labels, sample)
+            if scores.pop("collapsed") and not collapse_reported:
+                progress.warn(f"warning: epoch {epoch}: the test-set embeddings have collapsed "
+                              f"(spread {scores['test_spread']:.2e}): the loss has mapped every "
+                              f"image to nearly the same point; try another --lr or --margin")
+                collapse_reported = True
+            finished = time.perf_counter()
+            row.update(scores, train_seconds=trained - started, evaluation_seconds=finished - trained,
+                       seconds=finished - started,
+                       samples_per_second=len(train) / (trained - started))
             history.append(row)
             progress.show(loss=train_loss, val_loss=row["val_loss"], knn=row["knn_accuracy"])
             if config.animation is not None:
                 frames.append((f"epoch {epoch}, 5-NN accuracy {row['knn_accuracy']:.3f}",
                                test_embedding.cpu().numpy()))
+            write_metrics(paths["metrics"], metrics_document(config, identity, run_environment,
+                                                             history, config.resume, paths))
+            save_checkpoint(paths["checkpoint"], model=model, optimizer=optimizer, epoch=epoch,
+                            generator=generator, history=history, frames=frames,
+                            configuration=dataclasses.asdict(config), identity=identity)
 
-    write_figures(config, title, train, test, train_embedding, test_embedding, history, frames)
+    write_embeddings(paths["embeddings"], train, test, train_embedding, test_embedding)
+    write_figures(config, paths, title, train, test, train_embedding, test_embedding, history, frames)
     if experiment.extra_figures:
         for suffix, png in experiment.extra_figures(model, test).items():
-            write_atomically(f"{config.prefix}{suffix}", png)
-    return history[-1]
+            paths[suffix] = f"{config.prefix}{suffix}"
+            write_atomically(paths[suffix], png)
+    return history[-1], paths
 
 
 def train_epoch(model, experiment, split, batches, optimizer, config, epoch, progress, after_batch):
@@ -109,7 +154,7 @@ def check_finite(losses, epoch, first_batch):
         raise NonFiniteLossError(epoch, first_batch + bad[0].item())
 
 
-@torch.no_grad()
+@torch.inference_mode()
 def validation_loss(model, experiment, split, batches, config):
     """Mean loss per item over the fixed validation batches, in eval mode."""
     model.eval()
@@ -117,15 +162,15 @@ def validation_loss(model, experiment, split, batches, config):
     return (total / sum(len(batch[0]) for batch in batches)).item()
 
 
-@torch.no_grad()
-def embed(model, split):
-    """The embeddings of every image of `split`, in eval mode, in large batches."""
-    model.eval()
-    indices = torch.arange(len(split), device=split.labels.device)
-    return torch.cat([model.embed(split.inputs(chunk)) for chunk in indices.split(EMBEDDING_BATCH_SIZE)])
+def write_embeddings(path, train, test, train_embedding, test_embedding):
+    buffer = io.BytesIO()
+    np.savez(buffer, train_embeddings=train_embedding.cpu().numpy(),
+             train_labels=train.labels.cpu().numpy(), test_embeddings=test_embedding.cpu().numpy(),
+             test_labels=test.labels.cpu().numpy())
+    write_atomically(path, buffer.getvalue())
 
 
-def write_figures(config, title, train, test, train_embedding, test_embedding, history, frames):
+def write_figures(config, paths, title, train, test, train_embedding, test_embedding, history, frames):
     last = history[-1]
     caption = f"{title}, epoch {last['epoch']}, 5-NN accuracy {last['knn_accuracy']:.3f}"
     for name, split, embedding in (("training", train, train_embedding), ("testing", test, test_embedding)):
@@ -133,11 +178,11 @@ def write_figures(config, title, train, test, train_embedding, test_embedding, h
         figure = embedding_figure(points, split.labels.cpu().numpy(), split.class_names,
                                   f"{name.capitalize()} set: {caption}"
                                   + (f"\n({projection})" if projection else ""))
-        write_atomically(f"{config.prefix}{name}-set-embedding.png", figure_to_png(figure))
-    write_atomically(f"{config.prefix}stats.png", figure_to_png(stats_figure(history, title)))
+        write_atomically(paths[f"{name}_figure"], figure_to_png(figure))
+    write_atomically(paths["stats"], figure_to_png(stats_figure(history, title, METRICS)))
     if frames:
         gif = latent_space_gif(frames, test.labels.cpu().numpy(), test.class_names, title)
-        write_atomically(f"{config.prefix}latent-space-development.gif", gif)
+        write_atomically(paths["animation"], gif)
 
 
 class Progress:
@@ -155,6 +200,10 @@ class Progress:
 
     def update(self):
         self.bar.update()
+
+    def warn(self, message):
+        """A line in the log above the bar (shown with or without the bar)."""
+        tqdm.write(message)
 
     def show(self, **values):
         self.values.update({key: f"{value:.4f}" if isinstance(value, float) else value
