@@ -38,9 +38,10 @@ def run(config, show_progress=True):
     except DatasetError as error:
         raise RunError(str(error)) from None
 
+    configure_threads()
     torch.manual_seed(config.seed)
     model = experiment.make_model(config).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    optimizer = make_optimizer(model, config)
     sampler = experiment.make_sampler(train.labels, config)
     generator = torch.Generator().manual_seed(config.seed)
     # Drawn once, so that the validation loss of every epoch is measured on the same items.
@@ -75,6 +76,16 @@ def run(config, show_progress=True):
 
     write_figures(config, title, train, test, train_embedding, test_embedding, history, frames)
     return history[-1]
+
+
+def configure_threads():
+    """One intra-op thread: these networks are small, so splitting a batch's arithmetic
+    across threads costs more in synchronisation than it gains (see benchmarks/README)."""
+    torch.set_num_threads(1)
+
+
+def make_optimizer(model, config):
+    return torch.optim.Adam(model.parameters(), lr=config.lr)
 
 
 def train_epoch(model, experiment, split, batches, optimizer, config, epoch, progress, after_batch):
