@@ -70,33 +70,33 @@ def one_epoch(pipeline, network, batch_size, samples, data_dir, device):
     import torch
 
     from training import Config, find_experiment
-    from training.loop import make_optimizer, resolve_device
+    from training.loop import resolve_device
 
     device = resolve_device(device)
     config = Config(network, "MNIST", batch_size=batch_size, data_dir=data_dir)
     torch.manual_seed(0)
     model = find_experiment(network).make_model(config).to(device)
-    optimizer = make_optimizer(model, config)
     if pipeline == "suite":
-        return suite_epoch(model, optimizer, config, samples, device)
-    return classic_epoch(model, optimizer, config, samples, device)
+        return suite_epoch(model, config, samples, device)
+    return classic_epoch(model, torch.optim.Adam(model.parameters(), lr=config.lr), config, samples, device)
 
 
-def suite_epoch(model, optimizer, config, samples, device):
+def suite_epoch(model, config, samples, device):
     from datasets import load_split
     from training import find_experiment
-    from training.loop import Progress, configure_threads, train_epoch
+    from training.loop import Progress, configure_threads, make_optimizer, train_epoch
 
     configure_threads()
     split = load_split("MNIST", config.data_dir, train=True, device=device)
     split.images, split.labels = split.images[:samples], split.labels[:samples]
     experiment = find_experiment(config.network)
     sampler = experiment.make_sampler(split.labels, config)
+    optimizer, schedule = make_optimizer(model, config, total_steps=len(sampler))
     generator = import_torch().Generator().manual_seed(0)
     synchronise(device)
     started = time.perf_counter()
     with Progress(len(sampler), enabled=False) as progress:
-        train_epoch(model, experiment, split, sampler.epoch(generator), optimizer, config, 1,
+        train_epoch(model, experiment, split, sampler.epoch(generator), optimizer, schedule, config, 1,
                     progress, lambda epoch, index: None)
     synchronise(device)
     return time.perf_counter() - started, len(split)
@@ -175,14 +175,45 @@ def profiled_train(argv):
     return phases
 
 
+class _OutOfTime(Exception):
+    pass
+
+
+def accuracy_over_time(argv, launched, budget):
+    """Run train.py's main(argv), noting (seconds since `launched`, test-set 5-NN accuracy) at
+    every evaluation; the run is cut off at the first evaluation past `budget` seconds."""
+    import train
+    import training.loop as loop
+
+    seen = []
+    knn_accuracy = loop.knn_accuracy
+
+    @functools.wraps(knn_accuracy)
+    def noted(*args, **kwargs):
+        accuracy = knn_accuracy(*args, **kwargs)
+        seen.append((time.time() - launched, accuracy))
+        if seen[-1][0] > budget:
+            raise _OutOfTime
+        return accuracy
+
+    loop.knn_accuracy = noted
+    try:
+        train.main(argv)
+    except _OutOfTime:
+        pass
+    return seen
+
+
 def worker(job):
     sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
     if job["kind"] == "epoch":
         seconds, samples = one_epoch(job["pipeline"], job["network"], job["batch_size"],
                                      job["samples"], job["data_dir"], job["device"])
         print(json.dumps({"seconds": seconds, "samples": samples}))
-    else:
+    elif job["kind"] == "profile":
         print(json.dumps(profiled_train(job["argv"])))
+    else:
+        print(json.dumps(accuracy_over_time(job["argv"], job["launched"], job["budget"])))
 
 
 # ---------------------------------------------------------------- the benchmark
@@ -223,18 +254,15 @@ def summarise(network, batch_size, runs):
 
 def whole_process(network, repeats, samples, data_dir, output, log):
     """train.py against classic.py, one epoch with --animation, alternately; then the phases."""
+    if samples is not None:
+        data_dir = first_images_copy(data_dir, samples, os.path.join(output, "data"))
     common = [network, "MNIST", "--epochs", "1", "--animation", "--data-dir", data_dir]
     suite = [sys.executable, os.path.join(ROOT, "train.py"), *common, "--output", os.path.join(output, "suite")]
     classic = [sys.executable, os.path.join(ROOT, "benchmarks", "classic.py"), *common,
                "--output", os.path.join(output, "classic")]
-    if samples is not None:
-        classic += ["--samples", str(samples)]
-        suite = None  # train.py has no such option: the whole-process comparison needs full data
     runs = {"suite": [], "classic": [], "phases": []}
     for repeat in range(repeats):
         for name, command in (("suite", suite), ("classic", classic)):
-            if command is None:
-                continue
             result = measured(command)
             runs[name].append({"wall_seconds": result["wall_seconds"], "peak_rss_mb": result["peak_rss_mb"]})
             log(f"  whole process repeat {repeat + 1} {name}: {result['wall_seconds']:.1f} s, "
@@ -256,6 +284,47 @@ def whole_process(network, repeats, samples, data_dir, output, log):
     summary["phases_seconds"] = {name: statistics.median(p.get(name, 0.0) for p in runs["phases"])
                                  for name in names}
     return summary
+
+
+QUALITY_SETTINGS = {"defaults": [], "original's lr and batch size": ["--lr", "1e-4", "--batch-size", "32"]}
+
+
+def time_to_quality(network, repeats, data_dir, output, budget, target, log):
+    """5-NN accuracy against whole-process seconds, train.py's defaults against the original's
+    lr and batch size, alternately; when each first reached `target`, and the best within `budget`."""
+    runs = {name: [] for name in QUALITY_SETTINGS}
+    for repeat in range(repeats):
+        for name, options in QUALITY_SETTINGS.items():
+            argv = [network, "MNIST", "--data-dir", data_dir, "--output", os.path.join(output, "quality"), *options]
+            result = measured(worker_command(kind="quality", argv=argv, launched=time.time(), budget=budget))
+            seen = json.loads(result["stdout"].strip().splitlines()[-1])
+            runs[name].append(seen)
+            log(f"  time to quality repeat {repeat + 1}, {name}: " +
+                ", ".join(f"{accuracy:.4f} at {seconds:.0f} s" for seconds, accuracy in seen))
+    summary = {"network": network, "target": target, "budget_seconds": budget, "runs": runs}
+    for name, seen_runs in runs.items():
+        reached = [next((seconds for seconds, accuracy in seen if accuracy >= target), None) for seen in seen_runs]
+        best = [max((accuracy for seconds, accuracy in seen if seconds <= budget), default=None) for seen in seen_runs]
+        summary[name] = {"seconds_to_target": None if None in reached else statistics.median(reached),
+                         "best_accuracy_within_budget": None if None in best else statistics.median(best)}
+    return summary
+
+
+def first_images_copy(data_dir, samples, folder):
+    """A copy of MNIST in `folder` whose training split is its first `samples` images (same
+    IDX files, shorter), so that whole processes of both pipelines read the same smaller data."""
+    from training.files import write_atomically
+
+    raw = os.path.join(folder, "MNIST", "raw")
+    os.makedirs(raw, exist_ok=True)
+    for name, header, item_bytes in (("train-images-idx3-ubyte", 16, 28 * 28), ("train-labels-idx1-ubyte", 8, 1),
+                                     ("t10k-images-idx3-ubyte", None, None), ("t10k-labels-idx1-ubyte", None, None)):
+        with open(os.path.join(data_dir, "MNIST", "raw", name), "rb") as f:
+            data = f.read()
+        if header is not None:  # a training file: the count (bytes 4-8) and the first items only
+            data = data[:4] + samples.to_bytes(4, "big") + data[8:header] + data[header:header + samples * item_bytes]
+        write_atomically(os.path.join(raw, name), data)
+    return folder
 
 
 def machine():
@@ -298,11 +367,16 @@ def main(argv=None):
     parser.add_argument("--batch-sizes", default="32,256", help="comma-separated batch sizes")
     parser.add_argument("--repeats", type=int, default=3, help="runs of each pipeline per case")
     parser.add_argument("--samples", type=int, default=None,
-                        help="train on the first N training images only (default: all); "
-                             "skips train.py's whole process, which always reads all")
+                        help="train on the first N training images only (default: all); the "
+                             "whole processes read a copy of MNIST cut to them")
     parser.add_argument("--device", default="cpu", help="device of the throughput runs")
     parser.add_argument("--whole-process", default="siamese-contrastive",
                         help="network whose whole train.py process is timed; 'none' to skip")
+    parser.add_argument("--time-to-quality", default="siamese-contrastive",
+                        help="network whose test-set 5-NN accuracy is followed against wall-clock "
+                             "seconds under train.py's defaults; 'none' to skip")
+    parser.add_argument("--target", type=float, default=0.99, help="the 5-NN accuracy to reach")
+    parser.add_argument("--budget", type=float, default=60, help="seconds a quality run may take")
     parser.add_argument("--json", default=os.path.join(ROOT, "benchmarks", "results", "bench_train-cpu.json"),
                         help="where the results go")
     parser.add_argument("--scratch", default=os.path.join(ROOT, "tmp", "bench"),
@@ -330,7 +404,12 @@ def main(argv=None):
     results["whole_process"] = (None if args.whole_process == "none" else
                                 whole_process(args.whole_process, args.repeats, args.samples, args.data_dir,
                                               args.scratch, log=lambda line: print(line, flush=True)))
+    results["time_to_quality"] = (None if args.time_to_quality == "none" else
+                                  time_to_quality(args.time_to_quality, args.repeats, args.data_dir, args.scratch,
+                                                  args.budget, args.target, log=lambda line: print(line, flush=True)))
     print(table(results["throughput"], results["whole_process"]))
+    if results["time_to_quality"]:
+        print(json.dumps({name: value for name, value in results["time_to_quality"].items() if name != "runs"}))
     os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
     write_atomically(args.json, (json.dumps(results, indent=1) + "\n").encode())
     print(f"results in {args.json}")

@@ -4,7 +4,7 @@ from training import Config, run
 
 
 def test_siamese_contrastive_one_epoch_reaches_the_knn_floor(real_data, tmp_path):
-    final = run(Config("siamese-contrastive", "MNIST", lr=0.001, epochs=1, data_dir=real_data,
+    final = run(Config("siamese-contrastive", "MNIST", epochs=1, data_dir=real_data,
                        output=str(tmp_path)), show_progress=False)
     assert final["knn_accuracy"] >= 0.92
     assert len(list(tmp_path.iterdir())) == 3

@@ -41,8 +41,8 @@ def run(config, show_progress=True):
     configure_threads()
     torch.manual_seed(config.seed)
     model = experiment.make_model(config).to(device)
-    optimizer = make_optimizer(model, config)
     sampler = experiment.make_sampler(train.labels, config)
+    optimizer, schedule = make_optimizer(model, config, total_steps=config.epochs * len(sampler))
     generator = torch.Generator().manual_seed(config.seed)
     # Drawn once, so that the validation loss of every epoch is measured on the same items.
     validation_batches = experiment.make_sampler(test.labels, config).epoch(
@@ -61,7 +61,7 @@ def run(config, show_progress=True):
             started = time.perf_counter()
             progress.show(epoch=epoch)
             train_loss = train_epoch(model, experiment, train, sampler.epoch(generator), optimizer,
-                                     config, epoch, progress, after_batch)
+                                     schedule, config, epoch, progress, after_batch)
             row = {"epoch": epoch, "train_loss": train_loss,
                    "val_loss": validation_loss(model, experiment, test, validation_batches, config)}
             train_embedding, test_embedding = embed(model, train), embed(model, test)
@@ -84,11 +84,20 @@ def configure_threads():
     torch.set_num_threads(1)
 
 
-def make_optimizer(model, config):
-    return torch.optim.Adam(model.parameters(), lr=config.lr)
+def make_optimizer(model, config, total_steps):
+    """Adam under a one-cycle schedule over the whole run: the learning rate warms up to
+    `config.lr` in the first 30% of the steps, then anneals (cosine) to almost zero.
+
+    The warm-up lets the run use a high peak rate without diverging early, and the annealing
+    settles the space at the end; together they reach a given 5-NN accuracy in fewer epochs
+    than a constant rate (benchmarks/README.md has the measurements).
+    """
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    return optimizer, torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=total_steps)
 
 
-def train_epoch(model, experiment, split, batches, optimizer, config, epoch, progress, after_batch):
+def train_epoch(model, experiment, split, batches, optimizer, schedule, config, epoch, progress,
+                after_batch):
     """One pass over `batches`; returns the mean training loss per item."""
     model.train()
     # Batch losses stay on the device and are read every --log-interval batches, so the
@@ -101,6 +110,7 @@ def train_epoch(model, experiment, split, batches, optimizer, config, epoch, pro
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        schedule.step()
         losses[index - 1] = loss.detach()
         progress.update()
         if index % config.log_interval == 0 or index == len(batches):
