@@ -27,6 +27,8 @@ import subprocess
 import sys
 import time
 
+import torch
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
@@ -67,8 +69,6 @@ def one_epoch(pipeline, network, batch_size, samples, data_dir, device):
     process, see the whole-process figures); the epoch is: drawing its pairs or triplets,
     every batch, and (classic only) the counting pass over the loader.
     """
-    import torch
-
     from training import Config, find_experiment
     from training.loop import resolve_device
 
@@ -92,7 +92,7 @@ def suite_epoch(model, config, samples, device):
     experiment = find_experiment(config.network)
     sampler = experiment.make_sampler(split.labels, config)
     optimizer, schedule = make_optimizer(model, config, total_steps=len(sampler))
-    generator = import_torch().Generator().manual_seed(0)
+    generator = torch.Generator().manual_seed(0)
     synchronise(device)
     started = time.perf_counter()
     with Progress(len(sampler), enabled=False) as progress:
@@ -116,14 +116,9 @@ def classic_epoch(model, optimizer, config, samples, device):
     return time.perf_counter() - started, len(dataset)
 
 
-def import_torch():
-    import torch
-    return torch
-
-
 def synchronise(device):
     if device.type == "cuda":
-        import_torch().cuda.synchronize(device)
+        torch.cuda.synchronize(device)
 
 
 def profiled_train(argv):
@@ -328,7 +323,6 @@ def first_images_copy(data_dir, samples, folder):
 
 
 def machine():
-    import torch
     model = "unknown"
     if os.path.exists("/proc/cpuinfo"):
         with open("/proc/cpuinfo") as f:
@@ -391,6 +385,9 @@ def main(argv=None):
     from training.files import write_atomically
 
     wanted = args.networks.split(",") if args.networks else list(EXPERIMENTS)
+    unknown = [name for name in wanted if name not in EXPERIMENTS]
+    if unknown:
+        parser.error(f"unknown network(s) {', '.join(unknown)}; choose from {', '.join(EXPERIMENTS)}")
     networks = [name for name in wanted if name in CLASSIC_RECIPES]
     for name in wanted:
         if name not in CLASSIC_RECIPES:

@@ -79,9 +79,14 @@ def run(config, show_progress=True):
 
 
 def configure_threads():
-    """One intra-op thread: these networks are small, so splitting a batch's arithmetic
-    across threads costs more in synchronisation than it gains (see benchmarks/README)."""
-    torch.set_num_threads(1)
+    """One intra-op thread, unless OMP_NUM_THREADS says otherwise.
+
+    These networks are small: splitting a batch's arithmetic across threads gains little, and
+    on a busy machine OpenMP threads spinning on each other made steps several times slower
+    (README.md, Speed).
+    """
+    if "OMP_NUM_THREADS" not in os.environ:
+        torch.set_num_threads(1)
 
 
 def make_optimizer(model, config, total_steps):
@@ -90,7 +95,7 @@ def make_optimizer(model, config, total_steps):
 
     The warm-up lets the run use a high peak rate without diverging early, and the annealing
     settles the space at the end; together they reach a given 5-NN accuracy in fewer epochs
-    than a constant rate (benchmarks/README.md has the measurements).
+    than a constant rate (README.md, Speed, has the measurements).
     """
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     return optimizer, torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=config.lr, total_steps=total_steps)
