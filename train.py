@@ -54,9 +54,11 @@ def parse_args(argv=None):
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("network", help=f"one of: {networks} (also accepted: {aliases})")
     parser.add_argument("dataset", help=f"one of: {', '.join(DATASET_NAMES)} (any case)")
-    parser.add_argument("--lr", type=positive(float), default=1e-4, help="learning rate (Adam)")
+    parser.add_argument("--lr", type=positive(float), default=1e-2,
+                        help="peak learning rate of Adam's one-cycle schedule: it warms up to this "
+                             "over the first 30%% of the run, then anneals towards zero")
     parser.add_argument("--epochs", type=positive(int), default=10, help="number of epochs")
-    parser.add_argument("--batch-size", type=positive(int), default=32,
+    parser.add_argument("--batch-size", type=positive(int), default=256,
                         help="images (embedding-classification, vae), pairs or triplets per "
                              "batch; online-contrastive and online-triplet ignore it (their batch "
                              "is --classes-per-batch x --images-per-class images)")

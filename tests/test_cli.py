@@ -106,7 +106,7 @@ def test_help_lists_every_choice_and_default():
     result = run_cli("--help")
     assert result.returncode == 0
     for text in [*NETWORKS, *NEW_NETWORKS, "siamese-constrastive", "tripet-loss-net", "MNIST", "FashionMNIST",
-                 "--lr", "0.0001", "--epochs", "--batch-size", "32", "--output", "./tmp",
+                 "--lr", "0.01", "--epochs", "--batch-size", "256", "--output", "./tmp",
                  "--log-interval", "50", "--animation", "--device", "auto", "--seed",
                  "--data-dir", "--latent-dims", "--margin", "--classes-per-batch", "10",
                  "--images-per-class", "16", "--mining", "batch-hard", "semi-hard", "all", "--resume"]:

@@ -14,9 +14,9 @@ def default_data_dir():
 class Config:
     network: str                    # as typed: it names the output files
     dataset: str                    # as typed: it names the output files
-    lr: float = 1e-4
+    lr: float = 1e-2                # peak of the one-cycle schedule (see training/loop.py)
     epochs: int = 10
-    batch_size: int = 32
+    batch_size: int = 256
     output: str = "./tmp"
     log_interval: int = 50
     animation: int | None = None    # None: no GIF; 0: a frame per epoch; N: also every N batches

@@ -62,6 +62,7 @@ def run(config, show_progress=True):
     except DatasetError as error:
         raise RunError(str(error)) from None
 
+    configure_threads()
     torch.manual_seed(config.seed)
     model = experiment.make_model(config).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
@@ -76,6 +77,8 @@ def run(config, show_progress=True):
     if checkpoint is not None:
         frames = restore(checkpoint, model, optimizer, generator)
         history, first_epoch = checkpoint["history"], checkpoint["epoch"] + 1
+    schedule = one_cycle_schedule(optimizer, config.lr, total_steps=config.epochs * len(sampler),
+                                  steps_done=(first_epoch - 1) * len(sampler))
     title = f"{config.network} on {dataset}"
     run_environment = environment(device)
     collapse_reported = False
@@ -90,7 +93,7 @@ def run(config, show_progress=True):
             started = time.perf_counter()
             progress.show(epoch=epoch)
             train_loss = train_epoch(model, experiment, train, sampler.epoch(generator), optimizer,
-                                     config, epoch, progress, after_batch)
+                                     schedule, config, epoch, progress, after_batch)
             trained = time.perf_counter()
             row = {"epoch": epoch, "train_loss": train_loss,
                    "val_loss": validation_loss(model, experiment, test, validation_batches, config)}
@@ -125,7 +128,34 @@ def run(config, show_progress=True):
     return history[-1], paths
 
 
-def train_epoch(model, experiment, split, batches, optimizer, config, epoch, progress, after_batch):
+def configure_threads():
+    """One intra-op thread, unless OMP_NUM_THREADS says otherwise.
+
+    These networks are small: splitting a batch's arithmetic across threads gains little, and
+    on a busy machine OpenMP threads spinning on each other made steps several times slower
+    (README.md, Speed).
+    """
+    if "OMP_NUM_THREADS" not in os.environ:
+        torch.set_num_threads(1)
+
+
+def one_cycle_schedule(optimizer, peak_lr, total_steps, steps_done=0):
+    """A one-cycle schedule over the whole run: the learning rate warms up to `peak_lr` in the
+    first 30% of the steps, then anneals (cosine) to almost zero; Adam's beta1 moves the other
+    way (0.95 -> 0.85 -> 0.95).
+
+    The warm-up lets the run use a high peak rate without diverging early, and the annealing
+    settles the space at the end; together they reach a given 5-NN accuracy in fewer epochs
+    than a constant rate (README.md, Speed, has the measurements). The schedule is a function
+    of the step alone, so a resumed run (`steps_done` > 0, optimiser state restored) goes on
+    exactly where it stopped.
+    """
+    return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=peak_lr, total_steps=total_steps,
+                                               last_epoch=steps_done - 1)
+
+
+def train_epoch(model, experiment, split, batches, optimizer, schedule, config, epoch, progress,
+                after_batch):
     """One pass over `batches`; returns the mean training loss per item."""
     model.train()
     # Batch losses stay on the device and are read every --log-interval batches, so the
@@ -138,6 +168,7 @@ def train_epoch(model, experiment, split, batches, optimizer, config, epoch, pro
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
+        schedule.step()
         losses[index - 1] = loss.detach()
         progress.update()
         if index % config.log_interval == 0 or index == len(batches):
