@@ -74,7 +74,6 @@ def run(config, show_progress=True):
     validation_batches = experiment.make_sampler(test.labels, config).epoch(
         torch.Generator().manual_seed(config.seed + VALIDATION_SEED_OFFSET))
     sample = silhouette_sample(len(test), config.seed + SILHOUETTE_SEED_OFFSET)
-    make_output_folder(config.output)  # only now: everything above has been checked
 
     paths = {key: config.prefix + name for key, name in FILES.items()
              if key != "animation" or config.animation is not None}
@@ -99,6 +98,7 @@ def run(config, show_progress=True):
                                                          history, config.resume, files, **status))
 
     with Interruption() as interruption, out_of_memory_explained(device, config.batch_size):
+        make_output_folder(config.output)  # only now: everything above has been checked
         with Progress((config.epochs - first_epoch + 1) * len(sampler), enabled=show_progress) as progress:
             try:
                 for epoch in range(first_epoch, config.epochs + 1):
