@@ -53,7 +53,11 @@ def parse_args(argv=None):
     parser = OneLineParser(
         prog="train.py",
         description="Train a network/loss pair and plot the latent space it learns.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        epilog="Exit codes: 0 done, 1 a failure while training or writing (non-finite loss, out "
+               "of memory, a file that could not be written), 2 bad input (nothing is written), "
+               "130/143 stopped by Ctrl-C/SIGTERM at the end of a batch: the files show the last "
+               "completed epoch, and the run prints the --resume command that continues it.")
     parser.add_argument("network", help=f"one of: {networks} (also accepted: {aliases})")
     parser.add_argument("dataset", help=f"one of: {', '.join(DATASET_NAMES)} (any case)")
     parser.add_argument("--lr", type=positive(float), default=1e-2,
@@ -71,7 +75,9 @@ def parse_args(argv=None):
                         metavar="N",
                         help="write a GIF of the test set's latent space, one frame per epoch; "
                              "with N, also a frame every N batches")
-    parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda or cuda:N")
+    parser.add_argument("--device", default="auto",
+                        help="auto (CUDA when available), cpu, cuda or cuda:N; a device this "
+                             "machine does not have is an error")
     parser.add_argument("--seed", type=int, default=0,
                         help="random seed: the same seed on the same machine gives the same numbers")
     parser.add_argument("--data-dir", default=default_data_dir(),
@@ -92,8 +98,8 @@ def parse_args(argv=None):
                              "batch-hard can collapse a 2-D space, see README")
     parser.add_argument("--resume", metavar="PATH", default=None,
                         help="continue the run saved in PATH (a model.pt written by an earlier run "
-                             "of the same network, data set and --latent-dims); --epochs is then "
-                             "the total number of epochs")
+                             "of the same network, data set and --latent-dims, finished or "
+                             "interrupted); --epochs is then the total number of epochs")
     return parser.parse_args(argv)
 
 

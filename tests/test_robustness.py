@@ -38,6 +38,13 @@ def without_timings(document):
             for row in document["epochs"]]
 
 
+def error_line(capsys):
+    """The one line train.py printed about the failure (the progress bar also writes to stderr)."""
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("train.py:")]
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
 def leftovers(folder):
     return [name for name in os.listdir(folder) if name.endswith(".partial")]
 
@@ -129,7 +136,7 @@ def test_an_unwritable_output_is_refused_before_anything_runs(tiny_data, tmp_pat
 
 # Ctrl-C and SIGTERM.
 
-EPOCHS = 30  # tiny epochs take a fraction of a second; the signal comes after the second
+EPOCHS = 12  # tiny epochs take a fraction of a second each; the signal comes after the second
 
 
 def start(tiny_data, output, *options):
@@ -331,9 +338,8 @@ def test_a_file_that_cannot_be_written_keeps_its_earlier_version(failing, tiny_d
                 return real_write(path, data)
         monkeypatch.setattr(training.loop, "write_atomically", full_disk_for_one_file)
     code = main_in_process(tiny_data, tmp_path, 2)
-    err = capsys.readouterr().err.strip().splitlines()
-    assert code == 1 and len(err) == 1
-    assert err[0] == (f"train.py: error: could not write {tmp_path / (PREFIX + failing)} (No space "
+    assert code == 1
+    assert error_line(capsys) == (f"train.py: error: could not write {tmp_path / (PREFIX + failing)} (No space "
                       f"left on device); the other files were written, and earlier files of "
                       f"those names are unchanged")
     assert (tmp_path / (PREFIX + failing)).read_bytes() == before[PREFIX + failing]
@@ -353,9 +359,8 @@ def test_out_of_memory_suggests_a_smaller_batch(error, tiny_data, tmp_path, monk
         raise error
     monkeypatch.setattr(training.loop, "train_epoch", exhausted)
     code = main_in_process(tiny_data, tmp_path, 0)
-    err = capsys.readouterr().err.strip().splitlines()
-    assert code == 1 and len(err) == 1
-    assert err[0] == ("train.py: error: out of memory on cpu; try a smaller --batch-size (now 16; "
+    assert code == 1
+    assert error_line(capsys) == ("train.py: error: out of memory on cpu; try a smaller --batch-size (now 16; "
                       "for online-contrastive and online-triplet, fewer --classes-per-batch or "
                       "--images-per-class), or --device cpu")
 
