@@ -86,7 +86,8 @@ def run(config, show_progress=True):
                                   steps_done=(first_epoch - 1) * len(sampler))
     run_environment = environment(device)
     collapse_reported = False
-    embeddings, stopped = None, None  # the last epoch's (train, test) embeddings; the RunError that stopped the run
+    embeddings = None  # the last epoch's (train, test) embeddings
+    stopped = None     # the RunError that stopped the run early, if one did
 
     def after_batch(epoch, index):
         if config.animation and index % config.animation == 0:
@@ -109,19 +110,18 @@ def run(config, show_progress=True):
                                              optimizer, schedule, config, epoch, progress,
                                              after_batch, interruption)
                     trained = time.perf_counter()
-                    row = {"epoch": epoch, "train_loss": train_loss,
-                           "val_loss": validation_loss(model, experiment, test, validation_batches, config)}
-                    embeddings = embed(model, train), embed(model, test)
-                    scores = evaluate(embeddings[0], train.labels, embeddings[1], test.labels, sample)
+                    scores, embeddings = score(model, experiment, train, test, validation_batches,
+                                               sample, config)
                     if scores.pop("collapsed") and not collapse_reported:
                         progress.warn(f"warning: epoch {epoch}: the test-set embeddings have collapsed "
                                       f"(spread {scores['test_spread']:.2e}): the loss has mapped every "
                                       f"image to nearly the same point; try another --lr or --margin")
                         collapse_reported = True
                     finished = time.perf_counter()
-                    row.update(scores, train_seconds=trained - started,
-                               evaluation_seconds=finished - trained, seconds=finished - started,
-                               samples_per_second=len(train) / (trained - started))
+                    row = {"epoch": epoch, "train_loss": train_loss, **scores,
+                           "train_seconds": trained - started, "evaluation_seconds": finished - trained,
+                           "seconds": finished - started,
+                           "samples_per_second": len(train) / (trained - started)}
                     history.append(row)
                     progress.show(loss=train_loss, val_loss=row["val_loss"], knn=row["knn_accuracy"])
                     if config.animation is not None:
@@ -149,12 +149,20 @@ def run(config, show_progress=True):
         record(files=written, **stopped_status(stopped))
     if stopped is not None:
         stopped.checkpoint, stopped.epochs_completed = saved, len(history)
-        if failures:
+        if failures:  # one line still says everything
             stopped.args = (f"{stopped}; also {WriteError(failures)}",)
         raise stopped
     if failures:
         raise WriteError(failures)
     return history[-1], written
+
+
+def score(model, experiment, train, test, validation_batches, sample, config):
+    """The validation loss and the metrics of the model as it is, and both splits' embeddings."""
+    scores = {"val_loss": validation_loss(model, experiment, test, validation_batches, config)}
+    embeddings = embed(model, train), embed(model, test)
+    scores.update(evaluate(embeddings[0], train.labels, embeddings[1], test.labels, sample))
+    return scores, embeddings
 
 
 def stopped_status(error):
