@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 
+import imageio.v3 as iio
 import numpy as np
 import pytest
 import torch
@@ -21,10 +22,10 @@ import train as train_script
 import training.loop
 from conftest import ROOT, REAL_DATA_VARIABLE, run_cli
 from test_cli import one_line_error
+from test_records import TIMINGS
 from training import Config, EXPERIMENTS, NonFiniteLossError, run
 from training.interruption import Interrupted, Interruption, StopNow
 
-TIMINGS = {"train_seconds", "evaluation_seconds", "seconds", "samples_per_second"}
 PREFIX = "triplet-loss-net-MNIST-"
 TINY = ("--batch-size", 16, "--lr", 0.01)
 
@@ -52,7 +53,7 @@ def leftovers(folder):
 # Bad input: exit 2, one line, and not even the output folder is created.
 
 @pytest.mark.parametrize("case", ["missing data", "corrupt data", "unknown dataset", "device",
-                                  "missing checkpoint", "no epochs left"])
+                                  "missing checkpoint"])
 def test_bad_input_leaves_no_output_folder(case, tiny_data, tmp_path):
     data = tmp_path / "data"
     if case == "corrupt data":
@@ -60,16 +61,12 @@ def test_bad_input_leaves_no_output_folder(case, tiny_data, tmp_path):
         shutil.copytree(tiny_data, data)
         labels = data / "MNIST" / "raw" / "t10k-labels-idx1-ubyte"
         labels.write_bytes(labels.read_bytes()[:-3])
-    options = {"missing data": ("--data-dir", tmp_path / "nowhere"),
+    (tmp_path / "a-file").write_text("not a folder")  # no files in it, and none can be downloaded there
+    options = {"missing data": ("--data-dir", tmp_path / "a-file"),
                "corrupt data": ("--data-dir", data),
                "unknown dataset": ("--data-dir", tiny_data),
                "device": ("--data-dir", tiny_data, "--device", "mps"),
-               "missing checkpoint": ("--data-dir", tiny_data, "--resume", tmp_path / "none.pt"),
-               "no epochs left": ("--data-dir", tiny_data, "--epochs", 1)}[case]
-    if case == "no epochs left":  # a real checkpoint of one epoch, asked for one epoch in all
-        first = tmp_path / "first"
-        assert run_cli("triplet-loss-net", "MNIST", *options, "--output", first).returncode == 0
-        options = (*options, "--resume", first / f"{PREFIX}model.pt")
+               "missing checkpoint": ("--data-dir", tiny_data, "--resume", tmp_path / "none.pt")}[case]
     dataset = "CIFAR10" if case == "unknown dataset" else "MNIST"
     output = tmp_path / "new" / "results"
     result = run_cli("triplet-loss-net", dataset, *options, "--output", output)
@@ -202,11 +199,14 @@ def test_a_signal_stops_cleanly_and_the_run_resumes_to_the_same_numbers(sent, ex
                              timeout=300)
     assert resumed.returncode == 0, resumed.stderr
     assert without_timings(read_metrics(folder)) == without_timings(read_metrics(uninterrupted))
-    assert read_metrics(folder)["complete"] is True and read_metrics(folder)["interrupted"] is None
-    for name in ("embeddings.npz",):
-        continued, whole = (np.load(where / (PREFIX + name)) for where in (folder, uninterrupted))
-        for key in whole.files:
-            np.testing.assert_array_equal(continued[key], whole[key])
+    document = read_metrics(folder)
+    assert document["complete"] is True and document["interrupted"] is None
+    assert document["resumed_from"] == str(folder / f"{PREFIX}model.pt")
+    continued, whole = (np.load(where / f"{PREFIX}embeddings.npz") for where in (folder, uninterrupted))
+    for key in whole.files:
+        np.testing.assert_array_equal(continued[key], whole[key])
+    # The frames of the epochs before the interruption came back from the checkpoint.
+    assert iio.imread(folder / f"{PREFIX}latent-space-development.gif", index=None).shape[0] == EPOCHS
 
 
 def test_a_signal_before_the_first_epoch_ends_says_there_is_nothing_to_plot(tiny_data, tmp_path):
