@@ -122,8 +122,11 @@ def main(argv=None):
         print("train.py: interrupted before training began; nothing was trained", file=sys.stderr)
         return 130
     except OSError as error:  # writing metrics.json or the checkpoint failed (a full disk, say)
-        print(f"train.py: error: could not write {error.filename or 'a file'}: "
-              f"{error.strerror or error}", file=sys.stderr)
+        if error.errno is None:
+            raise
+        print(f"train.py: error: could not write {error.filename or 'a file'} "
+              f"({error.strerror}); the run stopped, and earlier files of that name are unchanged",
+              file=sys.stderr)
         return 1
     print(summary(final, paths))
     return 0

@@ -19,6 +19,7 @@ import pytest
 import torch
 
 import train as train_script
+import training.checkpoint
 import training.loop
 from conftest import ROOT, REAL_DATA_VARIABLE, run_cli
 from test_cli import one_line_error
@@ -348,6 +349,28 @@ def test_a_file_that_cannot_be_written_keeps_its_earlier_version(failing, tiny_d
     assert leftovers(tmp_path) == []
     assert read_metrics(tmp_path)["configuration"]["seed"] == 2
     assert failing not in "".join(read_metrics(tmp_path)["files"].values())
+
+
+def test_a_checkpoint_that_cannot_be_written_stops_the_run_and_keeps_the_earlier_one(
+        tiny_data, tmp_path, monkeypatch, capsys):
+    assert main_in_process(tiny_data, tmp_path, 1) == 0
+    checkpoint = tmp_path / f"{PREFIX}model.pt"
+    before = checkpoint.read_bytes()
+    real_write = training.checkpoint.write_atomically
+
+    def full_disk(path, data):
+        def fail(fd):
+            raise OSError(28, "No space left on device")
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(os, "fsync", fail)
+            return real_write(path, data)
+    monkeypatch.setattr(training.checkpoint, "write_atomically", full_disk)
+    assert main_in_process(tiny_data, tmp_path, 2) == 1
+    assert error_line(capsys) == (f"train.py: error: could not write {checkpoint} (No space left on "
+                                  f"device); the run stopped, and earlier files of that name are "
+                                  f"unchanged")
+    assert checkpoint.read_bytes() == before
+    assert leftovers(tmp_path) == []
 
 
 # Out of memory.
