@@ -75,20 +75,18 @@ def test_bad_input_leaves_no_output_folder(case, tiny_data, tmp_path):
     assert not (tmp_path / "new").exists(), case
 
 
-@pytest.mark.parametrize("typed,suggested", [("MINST", "MNIST"), ("fashion-mnist", "FashionMNIST")])
-def test_an_unknown_dataset_suggests_the_closest(typed, suggested, tiny_data, tmp_path):
-    result = run_cli("siamese-contrastive", typed, "--data-dir", tiny_data, "--output", tmp_path)
-    one_line_error(result, f"unknown dataset '{typed}'", f"did you mean {suggested}?",
+def test_an_unknown_dataset_suggests_the_closest_whatever_the_case(tiny_data, tmp_path):
+    result = run_cli("siamese-contrastive", "fashion-mnist", "--data-dir", tiny_data, "--output", tmp_path)
+    one_line_error(result, "unknown dataset 'fashion-mnist'", "did you mean FashionMNIST?",
                    "MNIST, FashionMNIST")
 
 
-@pytest.mark.parametrize("device", ["mps", "tpu", "cuda:7"])
+@pytest.mark.parametrize("device", ["mps", "tpu"])  # cuda: test_cli.py
 def test_a_device_that_does_not_exist_is_a_one_line_error(device, tiny_data, tmp_path):
-    if device.startswith("cuda") and torch.cuda.device_count() > 7:
-        pytest.skip("this machine has a cuda:7")
     result = run_cli("siamese-contrastive", "MNIST", "--device", device, "--data-dir", tiny_data,
                      "--output", tmp_path / "out")
-    one_line_error(result, f"--device {device}" if device != "tpu" else "'tpu'", "cpu")
+    one_line_error(result, f"--device {device}" if device == "mps" else "unknown device 'tpu'",
+                   "auto, cpu, cuda or cuda:N")
     assert not (tmp_path / "out").exists()
 
 
@@ -212,8 +210,8 @@ def test_a_signal_stops_cleanly_and_the_run_resumes_to_the_same_numbers(sent, ex
 
 def test_a_signal_before_the_first_epoch_ends_says_there_is_nothing_to_plot(tiny_data, tmp_path):
     folder = tmp_path / "run"
-    # A frame every batch keeps the first epoch busy long after metrics.json... does not exist yet:
-    # wait for the output folder instead, which is made just before training.
+    # A GIF frame after every batch makes the first epoch slow; the signal comes as soon as the
+    # output folder exists (it is made once the signal handlers are in place, before training).
     process = start(tiny_data, folder, "--animation", 1, "--log-interval", 1)
     deadline = time.monotonic() + 240
     while not folder.exists() and time.monotonic() < deadline:
@@ -401,7 +399,7 @@ def test_an_unexpected_error_keeps_its_traceback(tiny_data, tmp_path, monkeypatc
 def test_the_same_seed_gives_the_same_numbers_and_another_seed_does_not(tiny_data, tmp_path):
     runs = {}
     for name, seed in (("first", 5), ("again", 5), ("other", 6)):
-        result = run_cli("triplet-loss-net", "MNIST", "--epochs", 2, *TINY, "--seed", seed,
+        result = run_cli("triplet-loss-net", "MNIST", "--epochs", 1, *TINY, "--seed", seed,
                          "--data-dir", tiny_data, "--output", tmp_path / name)
         assert result.returncode == 0, result.stderr
         runs[name] = (without_timings(read_metrics(tmp_path / name)),
