@@ -9,11 +9,13 @@ writes <output>/<network>-<dataset>-metrics.json, -model.pt, -embeddings.npz,
 """
 
 import argparse
+import shlex
 import sys
 
 from datasets import DATASET_NAMES
 from losses import TRIPLET_MINING
-from training import ALIASES, DATA_DIR_VARIABLE, EXPERIMENTS, Config, RunError, default_data_dir, run
+from training import (ALIASES, DATA_DIR_VARIABLE, EXPERIMENTS, Config, Interrupted, RunError,
+                      StopNow, default_data_dir, run)
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -51,7 +53,11 @@ def parse_args(argv=None):
     parser = OneLineParser(
         prog="train.py",
         description="Train a network/loss pair and plot the latent space it learns.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        epilog="Exit codes: 0 done, 1 a failure while training or writing (non-finite loss, out "
+               "of memory, a file that could not be written), 2 bad input (nothing is written), "
+               "130/143 stopped by Ctrl-C/SIGTERM at the end of a batch: the files show the last "
+               "completed epoch, and the run prints the --resume command that continues it.")
     parser.add_argument("network", help=f"one of: {networks} (also accepted: {aliases})")
     parser.add_argument("dataset", help=f"one of: {', '.join(DATASET_NAMES)} (any case)")
     parser.add_argument("--lr", type=positive(float), default=1e-2,
@@ -69,7 +75,9 @@ def parse_args(argv=None):
                         metavar="N",
                         help="write a GIF of the test set's latent space, one frame per epoch; "
                              "with N, also a frame every N batches")
-    parser.add_argument("--device", default="auto", help="auto (CUDA when available), cpu, cuda or cuda:N")
+    parser.add_argument("--device", default="auto",
+                        help="auto (CUDA when available), cpu, cuda or cuda:N; a device this "
+                             "machine does not have is an error")
     parser.add_argument("--seed", type=int, default=0,
                         help="random seed: the same seed on the same machine gives the same numbers")
     parser.add_argument("--data-dir", default=default_data_dir(),
@@ -90,20 +98,65 @@ def parse_args(argv=None):
                              "batch-hard can collapse a 2-D space, see README")
     parser.add_argument("--resume", metavar="PATH", default=None,
                         help="continue the run saved in PATH (a model.pt written by an earlier run "
-                             "of the same network, data set and --latent-dims); --epochs is then "
-                             "the total number of epochs")
+                             "of the same network, data set and --latent-dims, finished or "
+                             "interrupted); --epochs is then the total number of epochs")
     return parser.parse_args(argv)
 
 
 def main(argv=None):
+    """Exit codes: 0 done, 1 a failure while training or writing, 2 bad input, 130 / 143 stopped
+    by SIGINT / SIGTERM. Known failures are one line on stderr; anything else is a bug and
+    keeps its traceback."""
+    argv = sys.argv[1:] if argv is None else argv
     config = Config(**vars(parse_args(argv)))
     try:
         final, paths = run(config)
     except RunError as error:
-        print(f"train.py: error: {error}", file=sys.stderr)
+        print(f"train.py: {error.label}: {error}{after_stop(error, argv)}", file=sys.stderr)
         return error.exit_code
+    except StopNow as stop:
+        print(f"train.py: stopped at once by a second {stop.signal.name}; every file written is "
+              f"whole, and the checkpoint holds the last completed epoch", file=sys.stderr)
+        return stop.exit_code
+    except KeyboardInterrupt:  # Ctrl-C before training began
+        print("train.py: interrupted before training began; nothing was trained", file=sys.stderr)
+        return 130
+    except OSError as error:  # writing metrics.json or the checkpoint failed (a full disk, say)
+        if error.errno is None:
+            raise
+        print(f"train.py: error: could not write {error.filename or 'a file'} "
+              f"({error.strerror}); the run stopped, and earlier files of that name are unchanged",
+              file=sys.stderr)
+        return 1
     print(summary(final, paths))
     return 0
+
+
+def after_stop(error, argv):
+    """What a run that stopped early kept, and how to go on from it."""
+    if not hasattr(error, "checkpoint"):  # bad input: nothing was started
+        return ""
+    if error.checkpoint is None:
+        return "; no epoch was completed, so there is nothing to plot or resume (metrics.json records the stop)"
+    kept = (f"; the figures and metrics.json show epoch {error.epochs_completed}, the last completed, "
+            f"and {error.checkpoint} holds it")
+    if not isinstance(error, Interrupted):
+        return kept
+    return f"{kept}\nresume with: {resume_command(argv, error.checkpoint)}"
+
+
+def resume_command(argv, checkpoint):
+    """The command line that continues this run from `checkpoint`: the same options, with
+    --resume pointing at it (the interrupted epoch is trained again from its start)."""
+    kept, skip = [], False
+    for argument in argv:
+        if skip:
+            skip = False
+        elif argument == "--resume":
+            skip = True
+        elif not argument.startswith("--resume="):
+            kept.append(argument)
+    return shlex.join(["python", sys.argv[0] or "train.py", *kept, "--resume", str(checkpoint)])
 
 
 def summary(final, paths):

@@ -85,6 +85,7 @@ def suite_epoch(model, config, samples, device):
     from datasets import load_split
     from training import find_experiment
     from training.loop import Progress, configure_threads, one_cycle_schedule, train_epoch
+    from training.interruption import Interruption
 
     configure_threads()
     split = load_split("MNIST", config.data_dir, train=True, device=device)
@@ -96,9 +97,9 @@ def suite_epoch(model, config, samples, device):
     generator = torch.Generator().manual_seed(0)
     synchronise(device)
     started = time.perf_counter()
-    with Progress(len(sampler), enabled=False) as progress:
+    with Progress(len(sampler), enabled=False) as progress, Interruption() as interruption:
         train_epoch(model, experiment, split, sampler.epoch(generator), optimizer, schedule, config, 1,
-                    progress, lambda epoch, index: None)
+                    progress, lambda epoch, index: None, interruption)
     synchronise(device)
     return time.perf_counter() - started, len(split)
 

@@ -21,7 +21,8 @@ def test_a_failed_write_keeps_the_old_file_and_leaves_nothing_behind(tmp_path, m
     def full_disk(fd):
         raise OSError(28, "No space left on device")
     monkeypatch.setattr(os, "fsync", full_disk)
-    with pytest.raises(OSError):
+    with pytest.raises(OSError) as error:
         write_atomically(path, b"new")
+    assert error.value.filename == str(path)  # the file meant, for the message
     assert path.read_bytes() == b"old"
     assert os.listdir(tmp_path) == ["a.png"]

@@ -75,48 +75,6 @@ def test_embeddings_npz_holds_both_splits_and_agrees_with_the_metrics(finished):
     assert read_metrics(finished)["final"]["knn_accuracy"] == recomputed
 
 
-@pytest.fixture(scope="module")
-def interrupted(tiny_data, tmp_path_factory):
-    """The checkpoint of a 3-epoch run stopped during its third epoch (so holding epoch 2)."""
-    import training.loop
-    folder = tmp_path_factory.mktemp("interrupted")
-    train_epoch = training.loop.train_epoch
-
-    def stop_in_epoch_3(*args, **kwargs):
-        if args[7] == 3:  # the epoch argument
-            raise KeyboardInterrupt
-        return train_epoch(*args, **kwargs)
-    config = Config("triplet-loss-net", "MNIST", batch_size=16, lr=0.01, epochs=3, seed=7,
-                    animation=0, data_dir=tiny_data, output=str(folder))
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(training.loop, "train_epoch", stop_in_epoch_3)
-        with pytest.raises(KeyboardInterrupt):
-            run(config, show_progress=False)
-    return folder / "triplet-loss-net-MNIST-model.pt"
-
-
-def test_a_resumed_run_ends_like_an_uninterrupted_one(interrupted, tiny_data, tmp_path):
-    checkpoint = interrupted
-    assert torch.load(checkpoint, weights_only=True)["epoch"] == 2
-    whole, resumed = tmp_path / "whole", tmp_path / "resumed"
-    train(tiny_data, whole, "--epochs", 3, "--seed", 7, "--animation")
-    result = train(tiny_data, resumed, "--epochs", 3, "--seed", 7, "--animation", "--resume", checkpoint)
-    assert "epoch 3" in result.stdout
-
-    def without_timings(folder):
-        return [{key: value for key, value in row.items() if key not in TIMINGS}
-                for row in read_metrics(folder)["epochs"]]
-    assert without_timings(resumed) == without_timings(whole)
-    assert read_metrics(resumed)["resumed_from"] == str(checkpoint)
-    continued, uninterrupted = (np.load(folder / "triplet-loss-net-MNIST-embeddings.npz")
-                                for folder in (resumed, whole))
-    for key in uninterrupted.files:
-        np.testing.assert_array_equal(continued[key], uninterrupted[key])
-    import imageio.v3 as iio
-    frames = iio.imread(resumed / "triplet-loss-net-MNIST-latent-space-development.gif", index=None)
-    assert frames.shape[0] == 3  # the frames of the first two epochs were kept in the checkpoint
-
-
 def resume(tiny_data, tmp_path, path, *options, network="triplet-loss-net"):
     return run_cli(network, "MNIST", "--epochs", 3, "--data-dir", tiny_data, "--output", tmp_path,
                    "--resume", path, *options)

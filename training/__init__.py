@@ -2,8 +2,9 @@
 
 from .config import Config, default_data_dir, DATA_DIR_VARIABLE
 from .errors import NonFiniteLossError, RunError
+from .interruption import Interrupted, StopNow
 from .loop import run
 from .registry import ALIASES, EXPERIMENTS, find_experiment
 
-__all__ = ["ALIASES", "Config", "DATA_DIR_VARIABLE", "EXPERIMENTS", "NonFiniteLossError",
-           "RunError", "default_data_dir", "find_experiment", "run"]
+__all__ = ["ALIASES", "Config", "DATA_DIR_VARIABLE", "EXPERIMENTS", "Interrupted",
+           "NonFiniteLossError", "RunError", "StopNow", "default_data_dir", "find_experiment", "run"]

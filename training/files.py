@@ -22,7 +22,9 @@ def write_atomically(path, data):
             f.flush()
             os.fsync(f.fileno())
         os.replace(temporary, path)
-    except BaseException:
+    except BaseException as error:
         if os.path.exists(temporary):
             os.unlink(temporary)
+        if isinstance(error, OSError):  # name the file meant, not the temporary one (or none)
+            error.filename = os.fspath(path)
         raise

@@ -19,9 +19,10 @@ from datasets import DatasetError, canonical_dataset_name, load_split, DATASET_N
 from plotting import embedding_figure, figure_to_png, latent_space_gif, stats_figure, to_2d
 
 from .checkpoint import load_checkpoint, restore, save_checkpoint
-from .errors import NonFiniteLossError, RunError
+from .errors import NonFiniteLossError, RunError, WriteError, out_of_memory_explained
 from .evaluation import METRICS, embed, evaluate, silhouette_sample
 from .files import write_atomically
+from .interruption import Interrupted, Interruption
 from .record import environment, metrics_document, write_metrics
 from .registry import ALIASES, find_experiment, unknown_name_message
 
@@ -42,7 +43,11 @@ FILES = {  # what a run writes, after `<output>/<network>-<dataset>-`
 def run(config, show_progress=True):
     """Train `config.network` on `config.dataset` and write its files.
 
-    Returns (final row, {file key: path written}); the final row is the last epoch's.
+    Everything is checked (names, numbers, device, output folder, data, checkpoint) before the
+    output folder is created, so bad input writes nothing. Returns (final row, {file key: path
+    written}); the final row is the last epoch's. A run that stops early (a signal, a
+    non-finite loss) or cannot write a file still writes what it can of the last completed
+    epoch, then raises a RunError that says what happened.
     """
     experiment = find_experiment(config.network)
     dataset = canonical_dataset_name(config.dataset)
@@ -52,10 +57,7 @@ def run(config, show_progress=True):
                 "latent_dims": config.latent_dims}
     checkpoint = load_checkpoint(config.resume, identity, config.epochs) if config.resume else None
     device = resolve_device(config.device)
-    prepare_output_folder(config.output)
-    paths = {key: config.prefix + name for key, name in FILES.items()
-             if key != "animation" or config.animation is not None}
-
+    check_output_folder(config.output)
     try:
         train = load_split(dataset, config.data_dir, train=True, device=device)
         test = load_split(dataset, config.data_dir, train=False, device=device)
@@ -73,59 +75,132 @@ def run(config, show_progress=True):
         torch.Generator().manual_seed(config.seed + VALIDATION_SEED_OFFSET))
     sample = silhouette_sample(len(test), config.seed + SILHOUETTE_SEED_OFFSET)
 
+    paths = {key: config.prefix + name for key, name in FILES.items()
+             if key != "animation" or config.animation is not None}
     history, frames, first_epoch = [], [], 1
     if checkpoint is not None:
         frames = restore(checkpoint, model, optimizer, generator)
         history, first_epoch = checkpoint["history"], checkpoint["epoch"] + 1
+    saved = config.resume  # the latest checkpoint: what a stopped run falls back to
     schedule = one_cycle_schedule(optimizer, config.lr, total_steps=config.epochs * len(sampler),
                                   steps_done=(first_epoch - 1) * len(sampler))
-    title = f"{config.network} on {dataset}"
     run_environment = environment(device)
     collapse_reported = False
+    embeddings = None  # the last epoch's (train, test) embeddings
+    stopped = None     # the RunError that stopped the run early, if one did
 
     def after_batch(epoch, index):
         if config.animation and index % config.animation == 0:
             frames.append((f"epoch {epoch}, batch {index}", embed(model, test).cpu().numpy()))
             model.train()
 
-    with Progress((config.epochs - first_epoch + 1) * len(sampler), enabled=show_progress) as progress:
-        for epoch in range(first_epoch, config.epochs + 1):
-            started = time.perf_counter()
-            progress.show(epoch=epoch)
-            train_loss = train_epoch(model, experiment, train, sampler.epoch(generator), optimizer,
-                                     schedule, config, epoch, progress, after_batch)
-            trained = time.perf_counter()
-            row = {"epoch": epoch, "train_loss": train_loss,
-                   "val_loss": validation_loss(model, experiment, test, validation_batches, config)}
-            train_embedding, test_embedding = embed(model, train), embed(model, test)
-            scores = evaluate(train_embedding, train.labels, test_embedding, test.labels, sample)
-            if scores.pop("collapsed") and not collapse_reported:
-                progress.warn(f"warning: epoch {epoch}: the test-set embeddings have collapsed "
-                              f"(spread {scores['test_spread']:.2e}): the loss has mapped every "
-                              f"image to nearly the same point; try another --lr or --margin")
-                collapse_reported = True
-            finished = time.perf_counter()
-            row.update(scores, train_seconds=trained - started, evaluation_seconds=finished - trained,
-                       seconds=finished - started,
-                       samples_per_second=len(train) / (trained - started))
-            history.append(row)
-            progress.show(loss=train_loss, val_loss=row["val_loss"], knn=row["knn_accuracy"])
-            if config.animation is not None:
-                frames.append((f"epoch {epoch}, 5-NN accuracy {row['knn_accuracy']:.3f}",
-                               test_embedding.cpu().numpy()))
-            write_metrics(paths["metrics"], metrics_document(config, identity, run_environment,
-                                                             history, config.resume, paths))
-            save_checkpoint(paths["checkpoint"], model=model, optimizer=optimizer, epoch=epoch,
-                            generator=generator, history=history, frames=frames,
-                            configuration=dataclasses.asdict(config), identity=identity)
+    def record(files=paths, **status):
+        write_metrics(paths["metrics"], metrics_document(config, identity, run_environment,
+                                                         history, config.resume, files, **status))
 
-    write_embeddings(paths["embeddings"], train, test, train_embedding, test_embedding)
-    write_figures(config, paths, title, train, test, train_embedding, test_embedding, history, frames)
+    with Interruption() as interruption, out_of_memory_explained(device, config.batch_size):
+        make_output_folder(config.output)  # only now: everything above has been checked
+        with Progress((config.epochs - first_epoch + 1) * len(sampler), enabled=show_progress) as progress:
+            try:
+                for epoch in range(first_epoch, config.epochs + 1):
+                    interruption.check(epoch)  # a signal during the evaluation stops here
+                    started = time.perf_counter()
+                    progress.show(epoch=epoch)
+                    train_loss = train_epoch(model, experiment, train, sampler.epoch(generator),
+                                             optimizer, schedule, config, epoch, progress,
+                                             after_batch, interruption)
+                    trained = time.perf_counter()
+                    scores, embeddings = score(model, experiment, train, test, validation_batches,
+                                               sample, config)
+                    if scores.pop("collapsed") and not collapse_reported:
+                        progress.warn(f"warning: epoch {epoch}: the test-set embeddings have collapsed "
+                                      f"(spread {scores['test_spread']:.2e}): the loss has mapped every "
+                                      f"image to nearly the same point; try another --lr or --margin")
+                        collapse_reported = True
+                    finished = time.perf_counter()
+                    row = {"epoch": epoch, "train_loss": train_loss, **scores,
+                           "train_seconds": trained - started, "evaluation_seconds": finished - trained,
+                           "seconds": finished - started,
+                           "samples_per_second": len(train) / (trained - started)}
+                    history.append(row)
+                    progress.show(loss=train_loss, val_loss=row["val_loss"], knn=row["knn_accuracy"])
+                    if config.animation is not None:
+                        frames.append((f"epoch {epoch}, 5-NN accuracy {row['knn_accuracy']:.3f}",
+                                       embeddings[1].cpu().numpy()))
+                    record()
+                    save_checkpoint(paths["checkpoint"], model=model, optimizer=optimizer, epoch=epoch,
+                                    generator=generator, history=history, frames=frames,
+                                    configuration=dataclasses.asdict(config), identity=identity)
+                    saved = paths["checkpoint"]
+            except (Interrupted, NonFiniteLossError) as error:
+                stopped = error
+
+        if stopped is not None and saved is not None:
+            # The model has moved on since the last completed epoch (or holds NaN): show that epoch.
+            frames = restore(torch.load(saved, map_location="cpu", weights_only=True), model,
+                             optimizer, generator)
+            embeddings = None
+        written = {"metrics": paths["metrics"]}
+        if saved == paths["checkpoint"]:
+            written["checkpoint"] = saved
+        results, failures = write_results(config, experiment, paths, model, train, test, history,
+                                          frames, embeddings)
+        written.update(results)
+        record(files=written, **stopped_status(stopped))
+    if stopped is not None:
+        stopped.checkpoint, stopped.epochs_completed = saved, len(history)
+        if failures:  # one line still says everything
+            stopped.args = (f"{stopped}; also {WriteError(failures)}",)
+        raise stopped
+    if failures:
+        raise WriteError(failures)
+    return history[-1], written
+
+
+def score(model, experiment, train, test, validation_batches, sample, config):
+    """The validation loss and the metrics of the model as it is, and both splits' embeddings."""
+    scores = {"val_loss": validation_loss(model, experiment, test, validation_batches, config)}
+    embeddings = embed(model, train), embed(model, test)
+    scores.update(evaluate(embeddings[0], train.labels, embeddings[1], test.labels, sample))
+    return scores, embeddings
+
+
+def stopped_status(error):
+    """What metrics.json says about a run that stopped early (`error`), or did not (None)."""
+    if error is None:
+        return {}
+    if isinstance(error, Interrupted):
+        return {"interrupted": error.signal.name}
+    return {"failed": str(error)}
+
+
+def write_results(config, experiment, paths, model, train, test, history, frames, embeddings):
+    """Write the end-of-run files of the last completed epoch: embeddings.npz, the figures,
+    the GIF, the experiment's own figures; `embeddings` (train, test) are computed when None.
+
+    Each file is written whole or not at all, and one that fails (a full disk) does not stop
+    the others. Returns ({file key: path} of the files written, ["<path> (<reason>)"] of those
+    that failed); writes nothing when no epoch was completed.
+    """
+    written = {}
+    if not history:
+        return written, []
+    if embeddings is None:
+        embeddings = embed(model, train), embed(model, test)
+    contents = {"embeddings": lambda: embeddings_npz(train, test, *embeddings),
+                **figures(config, train, test, *embeddings, history, frames)}
     if experiment.extra_figures:
         for suffix, png in experiment.extra_figures(model, test).items():
             paths[suffix] = f"{config.prefix}{suffix}"
-            write_atomically(paths[suffix], png)
-    return history[-1], paths
+            contents[suffix] = lambda png=png: png
+    failures = []
+    for key, content in contents.items():
+        try:
+            write_atomically(paths[key], content())
+            written[key] = paths[key]
+        except OSError as error:
+            failures.append(f"{paths[key]} ({error.strerror or error})")
+    return written, failures
 
 
 def configure_threads():
@@ -155,8 +230,12 @@ def one_cycle_schedule(optimizer, peak_lr, total_steps, steps_done=0):
 
 
 def train_epoch(model, experiment, split, batches, optimizer, schedule, config, epoch, progress,
-                after_batch):
-    """One pass over `batches`; returns the mean training loss per item."""
+                after_batch, interruption):
+    """One pass over `batches`; returns the mean training loss per item.
+
+    Raises Interrupted at the end of the batch during which a signal came (see
+    training/interruption.py), NonFiniteLossError when a loss is NaN or infinite.
+    """
     model.train()
     # Batch losses stay on the device and are read every --log-interval batches, so the
     # loop does not wait for the device after each step just to print a number.
@@ -176,6 +255,7 @@ def train_epoch(model, experiment, split, batches, optimizer, schedule, config, 
             progress.show(loss=losses[checked:index].mean().item())
             checked = index
         after_batch(epoch, index)
+        interruption.check(epoch)
     return ((losses * sizes).sum() / sizes.sum()).item()
 
 
@@ -193,27 +273,32 @@ def validation_loss(model, experiment, split, batches, config):
     return (total / sum(len(batch[0]) for batch in batches)).item()
 
 
-def write_embeddings(path, train, test, train_embedding, test_embedding):
+def embeddings_npz(train, test, train_embedding, test_embedding):
     buffer = io.BytesIO()
     np.savez(buffer, train_embeddings=train_embedding.cpu().numpy(),
              train_labels=train.labels.cpu().numpy(), test_embeddings=test_embedding.cpu().numpy(),
              test_labels=test.labels.cpu().numpy())
-    write_atomically(path, buffer.getvalue())
+    return buffer.getvalue()
 
 
-def write_figures(config, paths, title, train, test, train_embedding, test_embedding, history, frames):
+def figures(config, train, test, train_embedding, test_embedding, history, frames):
+    """{file key: a function that renders its PNG or GIF bytes} for the last epoch of `history`."""
+    title = f"{config.network} on {canonical_dataset_name(config.dataset)}"
     last = history[-1]
     caption = f"{title}, epoch {last['epoch']}, 5-NN accuracy {last['knn_accuracy']:.3f}"
-    for name, split, embedding in (("training", train, train_embedding), ("testing", test, test_embedding)):
+
+    def embedding_png(name, split, embedding):
         points, projection = to_2d(embedding.cpu().numpy())
-        figure = embedding_figure(points, split.labels.cpu().numpy(), split.class_names,
-                                  f"{name.capitalize()} set: {caption}"
-                                  + (f"\n({projection})" if projection else ""))
-        write_atomically(paths[f"{name}_figure"], figure_to_png(figure))
-    write_atomically(paths["stats"], figure_to_png(stats_figure(history, title, METRICS)))
+        return figure_to_png(embedding_figure(points, split.labels.cpu().numpy(), split.class_names,
+                                              f"{name.capitalize()} set: {caption}"
+                                              + (f"\n({projection})" if projection else "")))
+    contents = {"training_figure": lambda: embedding_png("training", train, train_embedding),
+                "testing_figure": lambda: embedding_png("testing", test, test_embedding),
+                "stats": lambda: figure_to_png(stats_figure(history, title, METRICS))}
     if frames:
-        gif = latent_space_gif(frames, test.labels.cpu().numpy(), test.class_names, title)
-        write_atomically(paths["animation"], gif)
+        contents["animation"] = lambda: latent_space_gif(frames, test.labels.cpu().numpy(),
+                                                         test.class_names, title)
+    return contents
 
 
 class Progress:
@@ -261,13 +346,23 @@ def resolve_device(name):
     return device
 
 
-def prepare_output_folder(folder):
-    """Create `folder` if needed and make sure files can be written there, before any training."""
+def check_output_folder(folder):
+    """Make sure `folder` is a writable folder, or can be created as one, without creating it:
+    a run with bad input must leave nothing behind."""
     if os.path.exists(folder) and not os.path.isdir(folder):
         raise RunError(f"--output {folder} is a file, not a folder")
+    existing = os.path.abspath(folder)
+    while not os.path.exists(existing):  # the nearest existing folder above it
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise RunError(f"--output {folder} cannot be created: {existing} is a file")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        where = "" if existing == os.path.abspath(folder) else f" ({existing} is not writable)"
+        raise RunError(f"--output {folder} is not writable{where}; choose a folder you can write to")
+
+
+def make_output_folder(folder):
     try:
         os.makedirs(folder, exist_ok=True)
     except OSError as error:
         raise RunError(f"--output {folder} cannot be created: {error.strerror}") from None
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise RunError(f"--output {folder} is not writable")

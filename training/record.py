@@ -28,8 +28,13 @@ def environment(device):
             "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else platform.processor() or platform.machine()}
 
 
-def metrics_document(config, identity, environment, history, resumed_from, files):
-    """The whole metrics.json as a dict; `history` is the list of per-epoch rows so far."""
+def metrics_document(config, identity, environment, history, resumed_from, files, interrupted=None,
+                     failed=None):
+    """The whole metrics.json as a dict; `history` is the list of per-epoch rows so far.
+
+    `interrupted`: the signal that stopped the run ("SIGINT", "SIGTERM"); `failed`: the
+    message of the failure that stopped it (a non-finite loss). Both None for a run that
+    went on to its last epoch."""
     return {
         "schema_version": SCHEMA_VERSION,
         "configuration": {**dataclasses.asdict(config), **{f"{key}_resolved": value
@@ -39,6 +44,8 @@ def metrics_document(config, identity, environment, history, resumed_from, files
         "resumed_from": resumed_from,
         "epochs_completed": history[-1]["epoch"] if history else 0,
         "complete": bool(history) and history[-1]["epoch"] == config.epochs,
+        "interrupted": interrupted,
+        "failed": failed,
         "epochs": history,
         "final": history[-1] if history else None,
         "files": files,

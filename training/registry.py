@@ -139,6 +139,8 @@ def find_experiment(name):
 
 
 def unknown_name_message(kind, name, choices, other_spellings=()):
-    close = difflib.get_close_matches(name, [*choices, *other_spellings], n=1)
-    hint = f" (did you mean {ALIASES.get(close[0], close[0])}?)" if close else ""
+    """'unknown <kind> ...', the closest known name (ignoring case) and the choices."""
+    known = {known.lower(): known for known in [*choices, *other_spellings]}
+    close = difflib.get_close_matches(name.lower(), known, n=1)
+    hint = f" (did you mean {ALIASES.get(known[close[0]], known[close[0]])}?)" if close else ""
     return f"unknown {kind} '{name}'{hint}; choose one of: {', '.join(choices)}"

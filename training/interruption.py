@@ -1,0 +1,68 @@
+"""Ctrl-C (SIGINT) and SIGTERM during training: stop cleanly at the end of a batch.
+
+Inside `with Interruption() as interruption:` the first signal only records itself in
+`interruption.signal`; the loop looks at it once per batch and raises Interrupted, and the run
+then writes its files for the epochs it completed. A second signal raises StopNow wherever
+the program is: every file is written through a temporary name and a rename, so stopping at
+once still leaves each file whole (the earlier version or the new one). Leaving the block
+puts the handlers that were there before back.
+"""
+
+import signal
+import threading
+
+from .errors import RunError
+
+SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
+class Interrupted(RunError):
+    """The run stopped on a signal; exit code 128 + the signal's number (130, 143), as a shell
+    reports a process killed by it."""
+
+    label = "interrupted"
+
+    def __init__(self, received, epoch):
+        super().__init__(f"{received.name} received during epoch {epoch}")
+        self.signal, self.epoch = received, epoch
+        self.exit_code = 128 + received
+
+
+class StopNow(KeyboardInterrupt):
+    """A second signal: stop at once, without writing anything more."""
+
+    def __init__(self, received):
+        super().__init__(received.name)
+        self.signal = received
+        self.exit_code = 128 + received
+
+
+class Interruption:
+    def __init__(self):
+        self.signal = None       # the first signal received, a signal.Signals
+        self._previous = {}
+
+    def __enter__(self):
+        # Python only lets the main thread install handlers; elsewhere (a test calling run()
+        # from a thread) signals keep their usual effect.
+        if threading.current_thread() is threading.main_thread():
+            self._previous = {number: signal.signal(number, self._first) for number in SIGNALS}
+        return self
+
+    def __exit__(self, *exc):
+        for number, handler in self._previous.items():
+            signal.signal(number, handler)
+
+    def check(self, epoch):
+        """Raise Interrupted if a signal came; called between batches."""
+        if self.signal is not None:
+            raise Interrupted(self.signal, epoch)
+
+    def _first(self, number, frame):
+        self.signal = signal.Signals(number)
+        for other in SIGNALS:
+            signal.signal(other, _stop_now)
+
+
+def _stop_now(number, frame):
+    raise StopNow(signal.Signals(number))
