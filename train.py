@@ -2,14 +2,17 @@
 
     python train.py siamese-contrastive MNIST --epochs 10 --animation
 
-writes <output>/<network>-<dataset>-training-set-embedding.png, -testing-set-embedding.png,
--stats.png and, with --animation, -latent-space-development.gif.
+writes <output>/<network>-<dataset>-metrics.json, -model.pt, -embeddings.npz,
+-training-set-embedding.png, -testing-set-embedding.png, -stats.png, with --animation
+-latent-space-development.gif, and for vae -manifold.png and -reconstructions.png
+(README.md describes each).
 """
 
 import argparse
 import sys
 
 from datasets import DATASET_NAMES
+from losses import TRIPLET_MINING
 from training import ALIASES, DATA_DIR_VARIABLE, EXPERIMENTS, Config, RunError, default_data_dir, run
 
 
@@ -51,10 +54,14 @@ def parse_args(argv=None):
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     parser.add_argument("network", help=f"one of: {networks} (also accepted: {aliases})")
     parser.add_argument("dataset", help=f"one of: {', '.join(DATASET_NAMES)} (any case)")
-    parser.add_argument("--lr", type=positive(float), default=1e-4, help="learning rate (Adam)")
+    parser.add_argument("--lr", type=positive(float), default=1e-2,
+                        help="peak learning rate of Adam's one-cycle schedule: it warms up to this "
+                             "over the first 30%% of the run, then anneals towards zero")
     parser.add_argument("--epochs", type=positive(int), default=10, help="number of epochs")
-    parser.add_argument("--batch-size", type=positive(int), default=32,
-                        help="images (classification), pairs or triplets per batch")
+    parser.add_argument("--batch-size", type=positive(int), default=256,
+                        help="images (embedding-classification, vae), pairs or triplets per "
+                             "batch; online-contrastive and online-triplet ignore it (their batch "
+                             "is --classes-per-batch x --images-per-class images)")
     parser.add_argument("--output", default="./tmp", help="output folder")
     parser.add_argument("--log-interval", type=positive(int), default=50,
                         help="batches between updates of the training loss on the progress bar")
@@ -71,21 +78,43 @@ def parse_args(argv=None):
     parser.add_argument("--latent-dims", type=positive(int), default=2,
                         help="dimensions of the embedding (more than 2 are plotted through PCA)")
     parser.add_argument("--margin", type=non_negative_float, default=1.0,
-                        help="margin of the contrastive and triplet losses")
+                        help="margin of the contrastive and triplet losses, online ones included")
+    parser.add_argument("--classes-per-batch", type=positive(int), default=10, metavar="P",
+                        help="online-contrastive, online-triplet: classes in each batch")
+    parser.add_argument("--images-per-class", type=positive(int), default=16, metavar="K",
+                        help="online-contrastive, online-triplet: images of each of those classes")
+    parser.add_argument("--mining", choices=TRIPLET_MINING, default="batch-hard",
+                        help="online-triplet: hardest positive and negative per anchor "
+                             "(batch-hard), nearest semi-hard negative per positive pair "
+                             "(semi-hard), or every triplet with a positive loss (all); "
+                             "batch-hard can collapse a 2-D space, see README")
+    parser.add_argument("--resume", metavar="PATH", default=None,
+                        help="continue the run saved in PATH (a model.pt written by an earlier run "
+                             "of the same network, data set and --latent-dims); --epochs is then "
+                             "the total number of epochs")
     return parser.parse_args(argv)
 
 
 def main(argv=None):
     config = Config(**vars(parse_args(argv)))
     try:
-        final = run(config)
+        final, paths = run(config)
     except RunError as error:
         print(f"train.py: error: {error}", file=sys.stderr)
         return error.exit_code
-    print(f"epoch {final['epoch']}: training loss {final['train_loss']:.4f}, validation loss "
-          f"{final['val_loss']:.4f}, test-set 5-NN accuracy {final['knn_accuracy']:.4f}; "
-          f"figures in {config.prefix}*")
+    print(summary(final, paths))
     return 0
+
+
+def summary(final, paths):
+    """The end of the run in a few lines: the last epoch's numbers and the files written."""
+    lines = [f"epoch {final['epoch']}: training loss {final['train_loss']:.4f}, validation loss "
+             f"{final['val_loss']:.4f}",
+             f"test set: 5-NN accuracy {final['knn_accuracy']:.4f}, precision@1 "
+             f"{final['precision_at_1']:.4f}, MAP@R {final['map_at_r']:.4f}, silhouette "
+             f"{final['silhouette']:.4f}",
+             "wrote:"]
+    return "\n".join(lines + [f"  {path}" for path in paths.values()])
 
 
 if __name__ == "__main__":

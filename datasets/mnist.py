@@ -54,6 +54,11 @@ class Split:
         batch = self.images[indices].unsqueeze(1).float()
         return batch.mul_(1.0 / (255.0 * self.std)).sub_(self.mean / self.std)
 
+    def pixels(self, indices):
+        """The images at `indices` scaled to [0, 1], (B, 1, 28, 28): pixel intensities, as a
+        generative model's targets."""
+        return self.images[indices].unsqueeze(1).float().div_(255.0)
+
 
 def canonical_dataset_name(name):
     """'mnist' -> 'MNIST', 'fashionmnist' -> 'FashionMNIST'; None when unknown."""

@@ -108,3 +108,56 @@ class TripletSampler(_EpochSampler):
         anchor = torch.randperm(self.size, generator=generator)
         return self._batches(anchor, self.table.positives(anchor, generator),
                              self.table.negatives(anchor, generator))
+
+
+class BalancedBatchSampler:
+    """Batches `(indices,)` of P classes x K images each, for mining pairs and triplets online.
+
+    Each batch draws `classes_per_batch` (P) distinct classes, with probability growing with
+    a class's size (`torch.multinomial` without replacement), and takes the next
+    `images_per_class` (K) images of each. A class's images come in passes, each pass a
+    fresh random permutation cut into chunks of K (the last n mod K images of a pass wait for
+    a later pass); a class with fewer than K images fills its chunk with its permutation
+    repeated, so each of its images appears floor(K/n) or ceil(K/n) times in the batch. An
+    epoch has N // (P K) batches (at least one), so it holds about as many images as the
+    split and every image is used about once. `--batch-size` plays no part: P K is the batch.
+    """
+
+    def __init__(self, labels, classes_per_batch, images_per_class):
+        self.device = labels.device
+        self.table = ClassTable(labels)
+        if classes_per_batch > self.table.num_classes:
+            raise ValueError(f"{classes_per_batch} classes per batch, but the labels hold only "
+                             f"{self.table.num_classes} classes")
+        self.classes_per_batch = classes_per_batch
+        self.images_per_class = images_per_class
+        self.num_batches = max(len(labels) // (classes_per_batch * images_per_class), 1)
+
+    def __len__(self):
+        return self.num_batches
+
+    def epoch(self, generator):
+        weights = self.table.count.double().expand(self.num_batches, -1)
+        classes = torch.multinomial(weights, self.classes_per_batch, generator=generator)  # (batches, P)
+        # The i-th time a class is drawn in the epoch, it gives its i-th chunk of K images.
+        drawn = torch.zeros(self.num_batches, self.table.num_classes, dtype=torch.long)
+        drawn.scatter_(1, classes, 1)
+        occurrence = (drawn.cumsum(0) - 1).gather(1, classes)
+        chunks = torch.empty(self.num_batches, self.classes_per_batch, self.images_per_class,
+                             dtype=torch.long)
+        for cls in range(self.table.num_classes):
+            chosen = classes == cls
+            if chosen.any():
+                chunks[chosen] = self._chunks_of(cls, int(drawn[:, cls].sum()), generator)[occurrence[chosen]]
+        return [(batch,) for batch in chunks.flatten(1).to(self.device)]
+
+    def _chunks_of(self, cls, count, generator):
+        """`count` chunks of K image indices of class `cls`, in passes over its images."""
+        size, k = int(self.table.count[cls]), self.images_per_class
+        per_pass = max(size // k, 1)
+        passes = -(-count // per_pass)
+        permutations = torch.rand(passes, size, generator=generator).argsort(dim=1)
+        permutations = permutations.repeat(1, -(-k // size))  # only repeats when size < K
+        chunks = permutations[:, :per_pass * k].reshape(passes * per_pass, k)[:count]
+        members = self.table.order[self.table.offset[cls]:self.table.offset[cls] + size]
+        return members[chunks]

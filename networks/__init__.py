@@ -2,5 +2,6 @@
 
 from .embedding_net import EmbeddingNet
 from .heads import ClassificationNet, KochSiameseNet
+from .vae import VariationalAutoencoder
 
-__all__ = ["ClassificationNet", "EmbeddingNet", "KochSiameseNet"]
+__all__ = ["ClassificationNet", "EmbeddingNet", "KochSiameseNet", "VariationalAutoencoder"]

@@ -1,5 +1,6 @@
 """train.py end to end, in a subprocess, on tiny data sets written in the real IDX layout."""
 
+import json
 import os
 
 import imageio.v3 as iio
@@ -8,8 +9,10 @@ import pytest
 from conftest import run_cli
 
 FIGURES = ("training-set-embedding.png", "testing-set-embedding.png", "stats.png")
+RECORDS = ("metrics.json", "model.pt", "embeddings.npz")
 NETWORKS = ["embedding-classification", "siamese-contrastive", "siamese-binary-cross-entropy",
             "triplet-loss-net"]
+NEW_NETWORKS = ["online-contrastive", "online-triplet", "vae"]
 
 
 def files_in(folder):
@@ -17,19 +20,52 @@ def files_in(folder):
 
 
 @pytest.mark.parametrize("network", NETWORKS)
-def test_each_network_writes_its_four_files(network, tiny_data, tmp_path):
+def test_each_network_writes_its_files(network, tiny_data, tmp_path):
     result = run_cli(network, "MNIST", "--epochs", 2, "--batch-size", 16, "--lr", 0.01,
                      "--data-dir", tiny_data, "--output", tmp_path, "--animation")
     assert result.returncode == 0, result.stderr
     prefix = f"{network}-MNIST-"
     assert files_in(tmp_path) == sorted(prefix + name for name in
-                                        (*FIGURES, "latent-space-development.gif"))
+                                        (*FIGURES, *RECORDS, "latent-space-development.gif"))
     for name in FIGURES:
         image = iio.imread(tmp_path / (prefix + name))
         assert image.ndim == 3 and image.shape[0] > 200 and image.shape[1] > 200
     frames = iio.imread(tmp_path / (prefix + "latent-space-development.gif"), index=None)
     assert frames.shape[0] == 2  # one frame per epoch
+    assert "5-NN accuracy" in result.stdout and "MAP@R" in result.stdout
+    for name in (*FIGURES, *RECORDS):  # the summary names every file written
+        assert str(tmp_path / (prefix + name)) in result.stdout
+
+
+def test_vae_writes_its_manifold_and_reconstructions(tiny_data, tmp_path):
+    result = run_cli("vae", "MNIST", "--epochs", 2, "--batch-size", 16, "--lr", 0.01,
+                     "--data-dir", tiny_data, "--output", tmp_path, "--animation")
+    assert result.returncode == 0, result.stderr
+    extra = ("manifold.png", "reconstructions.png")
+    assert files_in(tmp_path) == sorted("vae-MNIST-" + name for name in
+                                        (*FIGURES, *RECORDS, *extra, "latent-space-development.gif"))
+    for name in extra:
+        image = iio.imread(tmp_path / ("vae-MNIST-" + name))
+        assert image.ndim == 3 and min(image.shape[:2]) > 200
     assert "5-NN accuracy" in result.stdout
+
+
+# Tiny data: 12 training images per class, 5 test images per class; 4 classes x 3 images a batch.
+ONLINE_RUNS = [("online-contrastive",), *(("online-triplet", "--mining", mining)
+                                          for mining in ("batch-hard", "semi-hard", "all"))]
+
+
+@pytest.mark.parametrize("network_and_mining", ONLINE_RUNS,
+                         ids=["contrastive", "batch-hard", "semi-hard", "all"])
+def test_online_networks_train_on_balanced_batches(network_and_mining, tiny_data, tmp_path):
+    network = network_and_mining[0]
+    result = run_cli(*network_and_mining, "MNIST", "--epochs", 2, "--lr", 0.01,
+                     "--classes-per-batch", 4, "--images-per-class", 3,
+                     "--data-dir", tiny_data, "--output", tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert files_in(tmp_path) == sorted(f"{network}-MNIST-" + name for name in (*FIGURES, *RECORDS))
+    accuracy = json.loads((tmp_path / f"{network}-MNIST-metrics.json").read_text())["final"]["knn_accuracy"]
+    assert accuracy >= 0.5  # the tiny classes are easy; chance is 0.1
 
 
 def test_animation_every_n_batches_adds_frames(tiny_data, tmp_path):
@@ -45,7 +81,8 @@ def test_no_gif_without_animation(tiny_data, tmp_path):
     result = run_cli("triplet-loss-net", "fashionmnist", "--epochs", 1, "--data-dir", tiny_data,
                      "--output", tmp_path)
     assert result.returncode == 0, result.stderr
-    assert files_in(tmp_path) == sorted("triplet-loss-net-fashionmnist-" + name for name in FIGURES)
+    assert files_in(tmp_path) == sorted("triplet-loss-net-fashionmnist-" + name
+                                        for name in (*FIGURES, *RECORDS))
 
 
 @pytest.mark.parametrize("typed", ["siamese-constrastive", "tripet-loss-net"])
@@ -62,16 +99,17 @@ def test_latent_dims_above_two_are_plotted(tiny_data, tmp_path):
     result = run_cli("siamese-contrastive", "MNIST", "--epochs", 1, "--latent-dims", 5,
                      "--data-dir", tiny_data, "--output", tmp_path, "--animation")
     assert result.returncode == 0, result.stderr
-    assert len(files_in(tmp_path)) == 4
+    assert len(files_in(tmp_path)) == 7
 
 
 def test_help_lists_every_choice_and_default():
     result = run_cli("--help")
     assert result.returncode == 0
-    for text in [*NETWORKS, "siamese-constrastive", "tripet-loss-net", "MNIST", "FashionMNIST",
-                 "--lr", "0.0001", "--epochs", "--batch-size", "32", "--output", "./tmp",
+    for text in [*NETWORKS, *NEW_NETWORKS, "siamese-constrastive", "tripet-loss-net", "MNIST", "FashionMNIST",
+                 "--lr", "0.01", "--epochs", "--batch-size", "256", "--output", "./tmp",
                  "--log-interval", "50", "--animation", "--device", "auto", "--seed",
-                 "--data-dir", "--latent-dims", "--margin"]:
+                 "--data-dir", "--latent-dims", "--margin", "--classes-per-batch", "10",
+                 "--images-per-class", "16", "--mining", "batch-hard", "semi-hard", "all", "--resume"]:
         assert text in result.stdout, text
 
 
@@ -98,10 +136,18 @@ def test_unknown_dataset_lists_the_choices(tiny_data, tmp_path):
 
 @pytest.mark.parametrize("option,value", [("--epochs", 0), ("--epochs", "ten"), ("--batch-size", -3),
                                           ("--lr", 0), ("--log-interval", 0), ("--animation", 0),
-                                          ("--latent-dims", 0), ("--margin", -1)])
+                                          ("--latent-dims", 0), ("--margin", -1),
+                                          ("--classes-per-batch", 0), ("--images-per-class", 0),
+                                          ("--mining", "hardest")])
 def test_bad_numbers_are_one_line_errors(option, value, tmp_path):
     result = run_cli("siamese-contrastive", "MNIST", option, value, "--output", tmp_path)
     one_line_error(result, option)
+
+
+def test_more_classes_per_batch_than_the_data_set_holds_is_a_one_line_error(tiny_data, tmp_path):
+    result = run_cli("online-triplet", "MNIST", "--classes-per-batch", 11, "--data-dir", tiny_data,
+                     "--output", tmp_path)
+    one_line_error(result, "--classes-per-batch 11", "only 10 classes")
 
 
 def test_missing_cuda_is_a_one_line_error(tiny_data, tmp_path):

@@ -27,6 +27,14 @@ def test_inputs_are_normalised_float_batches(tiny_data):
     assert torch.allclose(batch.squeeze(1), expected, atol=1e-6)
 
 
+def test_pixels_are_intensities_in_zero_one(tiny_data):
+    split = load_split("MNIST", tiny_data, train=True)
+    batch = split.pixels(torch.tensor([5, 2]))
+    assert batch.shape == (2, 1, 28, 28) and batch.dtype == torch.float32
+    assert torch.equal(batch.squeeze(1) * 255, split.images[[5, 2]].float())
+    assert batch.min() == 0 and batch.max() == 1  # the tiny images hold black-ish noise and 255
+
+
 def test_dataset_names_are_case_insensitive():
     assert canonical_dataset_name("mnist") == "MNIST"
     assert canonical_dataset_name("FASHIONMNIST") == "FashionMNIST"

@@ -1,7 +1,12 @@
+import math
+import random
+
+import numpy as np
 import pytest
 import torch
 
-from training.metrics import knn_accuracy
+from training.metrics import (is_collapsed, k_nearest, knn_accuracy, retrieval_scores, silhouette,
+                              squared_distances)
 
 
 def test_knn_accuracy_on_a_hand_made_case():
@@ -28,3 +33,142 @@ def test_knn_chunking_does_not_change_the_answer():
     reference_labels, query_labels = torch.randint(0, 4, (500,)), torch.randint(0, 4, (300,))
     whole = knn_accuracy(reference, reference_labels, query, query_labels, k=5, chunk_size=10_000)
     assert knn_accuracy(reference, reference_labels, query, query_labels, k=5, chunk_size=7) == whole
+
+
+def brute_force_knn_accuracy(reference, reference_labels, query, query_labels, k):
+    distances = ((query[:, None, :] - reference[None]) ** 2).sum(2)
+    correct = 0
+    for row, label in zip(distances, query_labels):
+        nearest = np.argsort(row, kind="stable")[:k]
+        votes = {}
+        for rank, index in enumerate(nearest):  # count; on equal counts, the lower sum of ranks
+            count, rank_sum = votes.get(reference_labels[index], (0, 0))
+            votes[reference_labels[index]] = (count + 1, rank_sum + rank)
+        winner = max(votes, key=lambda cls: (votes[cls][0], -votes[cls][1], -cls))
+        correct += winner == label
+    return correct / len(query)
+
+
+@pytest.mark.parametrize("references", [300, 6000, 6100])  # 6000 and 6100 use the block search
+def test_knn_matches_a_brute_force_vote(references):
+    rng = np.random.default_rng(references)
+    reference, query = rng.normal(size=(references, 3)), rng.normal(size=(200, 3))
+    reference_labels, query_labels = rng.integers(0, 5, references), rng.integers(0, 5, 200)
+    expected = brute_force_knn_accuracy(reference, reference_labels, query, query_labels, k=5)
+    as_torch = [torch.from_numpy(a) for a in (reference, reference_labels, query, query_labels)]
+    assert knn_accuracy(*as_torch, k=5) == pytest.approx(expected)
+
+
+def test_k_nearest_finds_the_same_neighbours_as_a_full_sort():
+    rng = np.random.default_rng(1)
+    reference, query = rng.normal(size=(7777, 2)), rng.normal(size=(50, 2))
+    found = k_nearest(torch.from_numpy(query), torch.from_numpy(reference), 5).numpy()
+    distances = ((query[:, None, :] - reference[None]) ** 2).sum(2)
+    np.testing.assert_array_equal(found, np.argsort(distances, axis=1)[:, :5])
+
+
+def test_squared_distances_match_cdist():
+    torch.manual_seed(2)
+    a, b = torch.randn(40, 5, dtype=torch.float64), torch.randn(70, 5, dtype=torch.float64)
+    torch.testing.assert_close(squared_distances(a, b), torch.cdist(a, b) ** 2)
+
+
+# Retrieval within one set. Points on a line, classes A=0 and B=1:
+#   x:      0  1  2  3
+#   class:  A  B  A  A
+# 0 (R=2): ranks 1 (B), 2 (A), 3 (A): rel 0 1 -> AP = (0 + 1/2) / 2 = 1/4, precision@1 0
+# 1: alone in its class (R=0): left out of both means
+# 2 (R=2): 1 (B) and 3 (A) tie at distance 1, the other class first: rel 0 1 -> AP 1/4, P@1 0
+# 3 (R=2): 2 (A), then 1 (B): rel 1 0 -> AP = 1/2, P@1 1
+def test_precision_at_1_and_map_at_r_on_a_hand_made_case_with_a_tie_and_a_class_of_one():
+    points, labels = torch.tensor([[0.0], [1.0], [2.0], [3.0]]), torch.tensor([0, 1, 0, 0])
+    precision_at_1, map_at_r = retrieval_scores(points, labels)
+    assert precision_at_1 == pytest.approx(1 / 3)
+    assert map_at_r == pytest.approx((1 / 4 + 1 / 4 + 1 / 2) / 3)
+
+
+def test_a_perfect_space_scores_one_and_a_collapsed_space_zero():
+    labels = torch.tensor([0, 0, 0, 1, 1, 2, 2, 2, 2])
+    separated = labels.double()[:, None] * 10 + torch.arange(9.0)[:, None] * 0.01
+    assert retrieval_scores(separated, labels) == (1.0, 1.0)
+    assert retrieval_scores(torch.zeros(9, 2) + 3.0, labels) == (0.0, 0.0)
+
+
+def test_retrieval_with_only_classes_of_one_is_nan():
+    precision_at_1, map_at_r = retrieval_scores(torch.randn(3, 2), torch.tensor([0, 1, 2]))
+    assert math.isnan(precision_at_1) and math.isnan(map_at_r)
+
+
+def brute_force_retrieval(points, labels):
+    """Sort the others by (distance, same class) in plain Python: ties put other classes first."""
+    hits, average_precisions = [], []
+    for query in range(len(points)):
+        r = sum(1 for j in range(len(points)) if j != query and labels[j] == labels[query])
+        if r == 0:
+            continue
+        ranked = sorted((sum((a - b) ** 2 for a, b in zip(points[query], points[j])),
+                         labels[j] == labels[query]) for j in range(len(points)) if j != query)
+        relevant = [same for _, same in ranked[:r]]
+        hits.append(relevant[0])
+        found, total = 0, 0.0
+        for position, is_relevant in enumerate(relevant, start=1):
+            found += is_relevant
+            total += found / position if is_relevant else 0.0
+        average_precisions.append(total / r)
+    return sum(hits) / len(hits), sum(average_precisions) / len(average_precisions)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_retrieval_matches_brute_force_on_a_grid_full_of_ties(seed):
+    rng = random.Random(seed)
+    points = [[rng.randrange(4), rng.randrange(4)] for _ in range(150)]
+    labels = [rng.randrange(4) for _ in range(149)] + [9]  # a class of one, too
+    expected = brute_force_retrieval(points, labels)
+    for chunk_size in (7, 1000):
+        found = retrieval_scores(torch.tensor(points, dtype=torch.float32), torch.tensor(labels),
+                                 chunk_size=chunk_size)
+        assert found == pytest.approx(expected)
+
+
+# Points 0, 2 (class 0), 10, 12 (class 1), 100 (class 2, alone):
+#   s(0) = (11 - 2) / 11, s(2) = (9 - 2) / 9, s(10) = (9 - 2) / 9, s(12) = (11 - 2) / 11, s(100) = 0
+def test_silhouette_on_a_hand_made_case_with_a_class_of_one():
+    points, labels = torch.tensor([[0.0], [2.0], [10.0], [12.0], [100.0]]), torch.tensor([0, 0, 1, 1, 2])
+    assert silhouette(points, labels) == pytest.approx((2 * 9 / 11 + 2 * 7 / 9) / 5)
+    assert silhouette(points[:4], labels[:4]) == pytest.approx((9 / 11 + 7 / 9) / 2)
+
+
+def brute_force_silhouette(points, labels):
+    scores = []
+    for i, label in enumerate(labels):
+        distance = np.sqrt(((points - points[i]) ** 2).sum(1))
+        own = (labels == label) & (np.arange(len(labels)) != i)
+        if not own.any():
+            scores.append(0.0)
+            continue
+        a = distance[own].mean()
+        b = min(distance[labels == other].mean() for other in set(labels) if other != label)
+        scores.append((b - a) / max(a, b))
+    return float(np.mean(scores))
+
+
+def test_silhouette_matches_brute_force_and_chunking_does_not_matter():
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 4, 300)
+    points = rng.normal(size=(300, 3)) + labels[:, None]
+    expected = brute_force_silhouette(points, labels)
+    for chunk_size in (11, 1000):
+        assert silhouette(torch.from_numpy(points), torch.from_numpy(labels),
+                          chunk_size=chunk_size) == pytest.approx(expected)
+
+
+def test_silhouette_of_one_class_is_nan():
+    assert math.isnan(silhouette(torch.randn(5, 2), torch.zeros(5, dtype=torch.long)))
+
+
+def test_collapse_is_no_spread_wherever_the_points_are():
+    torch.manual_seed(4)
+    assert is_collapsed(torch.zeros(100, 2))
+    assert is_collapsed(torch.full((100, 2), 50.0) + 1e-7 * torch.randn(100, 2))
+    assert not is_collapsed(torch.randn(100, 2) * 0.01)
+    assert not is_collapsed(torch.full((100, 2), 50.0) + 0.1 * torch.randn(100, 2))

@@ -1,7 +1,9 @@
+import math
+
 import pytest
 import torch
 
-from networks import ClassificationNet, EmbeddingNet, KochSiameseNet
+from networks import ClassificationNet, EmbeddingNet, KochSiameseNet, VariationalAutoencoder
 
 
 @pytest.mark.parametrize("latent_dims", [1, 2, 16])
@@ -37,3 +39,42 @@ def test_koch_head_is_a_weighted_l1_distance():
     z1, z2 = z.chunk(2)
     expected = 2.0 * (z1[:, 0] - z2[:, 0]).abs() - (z1[:, 1] - z2[:, 1]).abs() + 0.5
     assert torch.allclose(net(images, images.flip(0)), expected, atol=1e-5)
+
+
+@pytest.mark.parametrize("latent_dims", [1, 2, 16])
+def test_vae_shapes_and_embedding_is_the_posterior_mean(latent_dims):
+    model = VariationalAutoencoder(latent_dims)
+    images = torch.randn(5, 1, 28, 28)
+    logits, mean, log_variance = model(images)
+    assert logits.shape == (5, 1, 28, 28)
+    assert mean.shape == log_variance.shape == (5, latent_dims)
+    assert torch.equal(model.embed(images), model.encode(images)[0])
+    assert model.decode(torch.randn(7, latent_dims)).shape == (7, 1, 28, 28)
+
+
+def test_vae_decoder_gives_valid_images():
+    torch.manual_seed(0)
+    model = VariationalAutoencoder(2)
+    pixels = torch.sigmoid(model.decode(torch.randn(64, 2) * 3))
+    assert pixels.shape == (64, 1, 28, 28)
+    assert torch.isfinite(pixels).all() and (pixels >= 0).all() and (pixels <= 1).all()
+
+
+def test_vae_samples_with_the_reparameterisation_trick():
+    model = VariationalAutoencoder(2)
+    mean, log_variance = torch.tensor([[1.0, -2.0]]), torch.tensor([[math.log(0.25), 0.0]])
+    model.encode = lambda images: (mean.expand(len(images), 2), log_variance.expand(len(images), 2))
+    model.decode = lambda latents: latents  # let the samples through
+    torch.manual_seed(0)
+    samples, _, _ = model(torch.zeros(20000, 1, 28, 28))
+    assert torch.allclose(samples.mean(dim=0), mean[0], atol=0.02)
+    assert torch.allclose(samples.std(dim=0), torch.tensor([0.5, 1.0]), atol=0.02)
+
+
+def test_vae_gradients_reach_the_encoder_through_the_sample():
+    torch.manual_seed(0)
+    model = VariationalAutoencoder(2)
+    logits, _, _ = model(torch.randn(4, 1, 28, 28))
+    logits.sum().backward()  # the decoder's output alone: only the sample links it to the encoder
+    first_conv = model.encoder.features[0]
+    assert first_conv.weight.grad is not None and first_conv.weight.grad.abs().sum() > 0

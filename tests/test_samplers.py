@@ -1,6 +1,8 @@
 import torch
 
-from datasets import ClassTable, IndexSampler, PairSampler, TripletSampler
+import pytest
+
+from datasets import BalancedBatchSampler, ClassTable, IndexSampler, PairSampler, TripletSampler
 
 # Unequal classes, including one of a single image, as a harsh but legal label vector.
 LABELS = torch.cat([torch.full((n,), c) for c, n in enumerate([50, 3, 2, 120, 1, 40, 9, 77, 5, 30])])
@@ -88,3 +90,54 @@ def test_samplers_are_deterministic_under_a_seed_and_vary_between_epochs():
         first_epoch = concat(sampler.epoch(one))
         assert all(torch.equal(a, b) for a, b in zip(first_epoch, concat(sampler.epoch(two))))
         assert not torch.equal(first_epoch[0], concat(sampler.epoch(one))[0])
+
+
+def test_balanced_batches_hold_p_classes_of_k_images():
+    sampler = BalancedBatchSampler(LABELS, classes_per_batch=4, images_per_class=5)
+    generator = torch.Generator().manual_seed(8)
+    for _ in range(50):
+        batches = sampler.epoch(generator)
+        assert len(batches) == len(sampler) == len(LABELS) // 20
+        for (indices,) in batches:
+            classes, counts = LABELS[indices].unique(return_counts=True)
+            assert len(classes) == 4 and (counts == 5).all()
+            assert LABELS[indices].view(4, 5).unique(dim=1).shape == (4, 1)  # class by class
+            for cls in classes:
+                members = indices[LABELS[indices] == cls]
+                if (LABELS == cls).sum() >= 5:  # a class with enough images never repeats one
+                    assert len(members.unique()) == 5
+
+
+def test_balanced_batches_repeat_the_images_of_a_class_smaller_than_k_evenly():
+    # Class 1 has 3 images, class 4 a single one; K = 8: 2 or 3 copies of each, 8 of the single one.
+    sampler = BalancedBatchSampler(LABELS, classes_per_batch=10, images_per_class=8)
+    for (indices,) in sampler.epoch(torch.Generator().manual_seed(9)):
+        copies = torch.bincount(indices[LABELS[indices] == 1], minlength=len(LABELS))
+        assert sorted(copies[copies > 0].tolist()) == [2, 3, 3]
+        assert torch.bincount(indices[LABELS[indices] == 4]).max() == 8
+
+
+def test_balanced_epoch_uses_every_image_once_when_classes_are_equal():
+    labels = torch.arange(10).repeat_interleave(48)[torch.randperm(480, generator=torch.Generator().manual_seed(0))]
+    sampler = BalancedBatchSampler(labels, classes_per_batch=10, images_per_class=16)
+    (indices,) = concat(sampler.epoch(torch.Generator().manual_seed(10)))
+    assert torch.equal(indices.sort().values, torch.arange(480))
+
+
+def test_balanced_epochs_use_every_image_about_once_when_drawing_some_classes():
+    labels = torch.arange(10).repeat_interleave(48)
+    sampler = BalancedBatchSampler(labels, classes_per_batch=5, images_per_class=16)
+    generator = torch.Generator().manual_seed(11)
+    uses = sum(torch.bincount(concat(sampler.epoch(generator))[0], minlength=480) for _ in range(300))
+    assert len(sampler) == 6
+    assert ((uses / 300 - 1).abs() < 0.2).all()  # 300 epochs, each image about once an epoch
+
+
+def test_balanced_sampler_is_deterministic_under_a_seed_and_refuses_too_many_classes():
+    sampler = BalancedBatchSampler(LABELS, classes_per_batch=3, images_per_class=4)
+    one, two = torch.Generator().manual_seed(12), torch.Generator().manual_seed(12)
+    first_epoch = concat(sampler.epoch(one))[0]
+    assert torch.equal(first_epoch, concat(sampler.epoch(two))[0])
+    assert not torch.equal(first_epoch, concat(sampler.epoch(one))[0])
+    with pytest.raises(ValueError, match="only 10 classes"):
+        BalancedBatchSampler(LABELS, classes_per_batch=11, images_per_class=2)

@@ -14,9 +14,9 @@ def default_data_dir():
 class Config:
     network: str                    # as typed: it names the output files
     dataset: str                    # as typed: it names the output files
-    lr: float = 1e-4
+    lr: float = 1e-2                # peak of the one-cycle schedule (see training/loop.py)
     epochs: int = 10
-    batch_size: int = 32
+    batch_size: int = 256
     output: str = "./tmp"
     log_interval: int = 50
     animation: int | None = None    # None: no GIF; 0: a frame per epoch; N: also every N batches
@@ -25,6 +25,10 @@ class Config:
     data_dir: str = field(default_factory=default_data_dir)
     latent_dims: int = 2
     margin: float = 1.0
+    classes_per_batch: int = 10     # online-contrastive, online-triplet: P classes x K images a batch
+    images_per_class: int = 16
+    mining: str = "batch-hard"      # online-triplet: batch-hard, semi-hard or all
+    resume: str | None = None       # a model.pt to continue from; epochs is then the total
 
     @property
     def prefix(self):

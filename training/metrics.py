@@ -1,14 +1,51 @@
-"""How good a latent space is, computed in torch on the training device, in bounded memory."""
+"""How good a latent space is, computed in torch on the training device, in bounded memory.
+
+Every metric works through query chunks: a distance matrix is never larger than
+chunk_size x (number of references), so 10,000 test queries against 60,000 training
+references take 250 MB at a time (chunks of 1024; smaller chunks were slower), not 2.4 GB.
+
+Ties: k-NN votes count equidistant references in the order the device's top-k returns them.
+The retrieval metrics (precision@1, MAP@R) are pessimistic about ties: a reference of another
+class at the same distance as one of the query's class ranks before it, so a collapsed space
+(every point in one place) scores 0 rather than chance.
+"""
 
 import torch
+
+
+def squared_distances(queries, references):
+    """(Q, D), (N, D) -> (Q, N) squared Euclidean distances, through one matrix product."""
+    return torch.addmm((queries * queries).sum(1, keepdim=True),
+                       queries, references.T, alpha=-2).add_((references * references).sum(1)).clamp_min_(0)
+
+
+def k_nearest(queries, references, k, block=128):
+    """Indices (Q, k) of the k nearest references of each query, nearest first.
+
+    Exact, and cheaper than a top-k over every reference: the references are cut into blocks,
+    and the k nearest references lie in the k blocks with the nearest minima (a block holding
+    one of them has a minimum no farther than the k-th nearest distance).
+    """
+    distances = squared_distances(queries, references)
+    count = distances.shape[1]
+    if count < 8 * block * k:
+        return distances.topk(k, dim=1, largest=False).indices
+    usable = count - count % block
+    minima = distances[:, :usable].view(len(queries), -1, block).amin(dim=2)
+    nearest_blocks = minima.topk(k, dim=1, largest=False).indices
+    columns = (nearest_blocks.unsqueeze(2) * block
+               + torch.arange(block, device=queries.device)).flatten(1)
+    tail = torch.arange(usable, count, device=queries.device).expand(len(queries), -1)
+    columns = torch.cat([columns, tail], dim=1)
+    order = distances.gather(1, columns).topk(k, dim=1, largest=False).indices
+    return columns.gather(1, order)
 
 
 def knn_accuracy(reference, reference_labels, query, query_labels, k=5, chunk_size=1024):
     """Accuracy of a k-nearest-neighbour vote (Euclidean) of `query` against `reference`.
 
     Each query takes the class most frequent among its k nearest references; a tie goes to
-    the class whose members rank nearer. Queries are processed `chunk_size` at a time, so the
-    distance matrix never exceeds chunk_size x len(reference).
+    the class whose members rank nearer (the lower sum of ranks), then to the lower label. Queries are processed `chunk_size` at a time.
     """
     k = min(k, len(reference))
     num_classes = int(max(reference_labels.max(), query_labels.max())) + 1
@@ -17,9 +54,89 @@ def knn_accuracy(reference, reference_labels, query, query_labels, k=5, chunk_si
     weights = 1 + (k - torch.arange(k, device=reference.device, dtype=torch.float64)) / (k * (k + 1))
     correct = 0
     for start in range(0, len(query), chunk_size):
-        distances = torch.cdist(query[start:start + chunk_size], reference)
-        nearest = distances.topk(k, dim=1, largest=False).indices
+        nearest = k_nearest(query[start:start + chunk_size], reference, k)
         votes = torch.zeros(len(nearest), num_classes, device=reference.device, dtype=torch.float64)
         votes.scatter_add_(1, reference_labels[nearest], weights.expand(len(nearest), k))
         correct += (votes.argmax(dim=1) == query_labels[start:start + chunk_size]).sum().item()
     return correct / len(query)
+
+
+def retrieval_scores(embedding, labels, chunk_size=1024):
+    """Precision@1 and MAP@R of leave-one-out retrieval within one set (Musgrave et al. 2020).
+
+    Each item queries all the others. R is the number of other items of its class;
+    AP@R = (1/R) sum_{i=1..R} P(i) rel(i), with P(i) the precision among the first i
+    retrieved and rel(i) = 1 when the i-th is of the query's class. precision@1 = rel(1).
+    Items alone in their class (R = 0) have nothing to retrieve and are left out of both
+    means; with no item left, both are NaN. Returns (precision_at_1, map_at_r).
+    """
+    _, class_of, class_sizes = torch.unique(labels, return_inverse=True, return_counts=True)
+    relevant_count = class_sizes[class_of] - 1           # R of every item
+    max_r = int(relevant_count.max())
+    if max_r == 0:
+        return float("nan"), float("nan")
+    positions = torch.arange(1, max_r + 1, device=embedding.device, dtype=torch.float64)
+    hits_at_1 = average_precision = 0.0
+    for start in range(0, len(embedding), chunk_size):
+        queries = embedding[start:start + chunk_size]
+        rows = torch.arange(len(queries), device=embedding.device)
+        same = class_of[start:start + chunk_size, None] == class_of[None, :]
+        # Keys that order by distance and, at equal distances, put other classes first: a
+        # same-class distance moves up to the next float32 value (so one exactly one step
+        # farther counts as tied with it, a difference of one part in 16 million).
+        distances = squared_distances(queries, embedding)
+        keys = torch.where(same, torch.nextafter(distances, torch.tensor(float("inf"), device=distances.device)),
+                           distances)
+        keys[rows, rows + start] = float("inf")           # a query does not retrieve itself
+        nearest = keys.topk(max_r, dim=1, largest=False).indices
+        relevant = same.gather(1, nearest).double()
+        r = relevant_count[start:start + chunk_size]
+        relevant *= positions <= r[:, None]               # only the first R positions count
+        precision = relevant.cumsum(1) / positions
+        counted = r > 0
+        hits_at_1 += relevant[counted, 0].sum().item()
+        average_precision += ((precision * relevant).sum(1)[counted] / r[counted]).sum().item()
+    queries_counted = int((relevant_count > 0).sum())
+    return hits_at_1 / queries_counted, average_precision / queries_counted
+
+
+def silhouette(embedding, labels, chunk_size=1024):
+    """Mean silhouette coefficient (Rousseeuw 1987), Euclidean.
+
+    s(i) = (b - a) / max(a, b), a = mean distance from i to the other members of its class,
+    b = the smallest mean distance from i to the members of another class. An item alone in
+    its class scores 0 (as in scikit-learn), and so does an item with a = b = 0. NaN with
+    fewer than two classes.
+    """
+    _, class_of, class_sizes = torch.unique(labels, return_inverse=True, return_counts=True)
+    if len(class_sizes) < 2:
+        return float("nan")
+    one_hot = torch.nn.functional.one_hot(class_of).double()
+    total = 0.0
+    for start in range(0, len(embedding), chunk_size):
+        own = class_of[start:start + chunk_size]
+        distances = squared_distances(embedding[start:start + chunk_size], embedding).sqrt_()
+        sums = distances.double() @ one_hot                   # (chunk, classes)
+        rows = torch.arange(len(own), device=embedding.device)
+        others = (class_sizes[own] - 1).clamp_min(1)
+        a = sums[rows, own] / others
+        means = sums / class_sizes
+        means[rows, own] = float("inf")
+        b = means.amin(dim=1)
+        score = (b - a) / torch.maximum(a, b)
+        score = torch.where((class_sizes[own] > 1) & (torch.maximum(a, b) > 0), score, 0.0)
+        total += score.sum().item()
+    return total / len(embedding)
+
+
+def spread(embedding):
+    """Root-mean-square distance of the points from their centre, and the centre's norm."""
+    centre = embedding.double().mean(dim=0)
+    return ((embedding.double() - centre).pow(2).sum(1).mean().sqrt().item(),
+            centre.norm().item())
+
+
+def is_collapsed(embedding, relative=1e-4, absolute=1e-6):
+    """Whether the points have (nearly) no spread: all in one place, wherever that is."""
+    rms, centre_norm = spread(embedding)
+    return rms <= absolute + relative * centre_norm

@@ -14,11 +14,13 @@ from typing import Callable
 
 import torch
 
-from datasets import IndexSampler, PairSampler, TripletSampler
-from losses import binary_cross_entropy_with_logits, contrastive_loss, cross_entropy_loss, triplet_loss
-from networks import ClassificationNet, EmbeddingNet, KochSiameseNet
+from datasets import BalancedBatchSampler, IndexSampler, PairSampler, TripletSampler
+from losses import (binary_cross_entropy_with_logits, contrastive_loss, cross_entropy_loss,
+                    negative_elbo, online_contrastive_loss, online_triplet_loss, triplet_loss)
+from networks import ClassificationNet, EmbeddingNet, KochSiameseNet, VariationalAutoencoder
 
 from .errors import RunError
+from .vae_figures import vae_figures
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,7 @@ class Experiment:
     make_model: Callable     # config -> nn.Module with .embed(images)
     make_sampler: Callable   # (labels, config) -> sampler with len() and .epoch(generator)
     batch_loss: Callable     # (model, split, batch, config) -> scalar loss tensor
+    extra_figures: Callable | None = None  # (model, test split) -> {file suffix: PNG bytes}
 
 
 def _classification_loss(model, split, batch, config):
@@ -51,8 +54,35 @@ def _triplet_loss(model, split, batch, config):
     return triplet_loss(za, zp, zn, config.margin)
 
 
+def _online_contrastive_loss(model, split, batch, config):
+    (indices,) = batch
+    return online_contrastive_loss(model.embed(split.inputs(indices)), split.labels[indices],
+                                   config.margin)
+
+
+def _online_triplet_loss(model, split, batch, config):
+    (indices,) = batch
+    return online_triplet_loss(model.embed(split.inputs(indices)), split.labels[indices],
+                               config.margin, config.mining)
+
+
+def _vae_loss(model, split, batch, config):
+    # The encoder sees normalised images like every other network; the Bernoulli
+    # reconstruction targets are the pixel intensities in [0, 1].
+    (indices,) = batch
+    logits, mean, log_variance = model(split.inputs(indices))
+    return negative_elbo(logits, split.pixels(indices), mean, log_variance)
+
+
 def _batches_of(sampler_class):
     return lambda labels, config: sampler_class(labels, config.batch_size)
+
+
+def _balanced_batches(labels, config):
+    try:
+        return BalancedBatchSampler(labels, config.classes_per_batch, config.images_per_class)
+    except ValueError as error:
+        raise RunError(f"--classes-per-batch {config.classes_per_batch}: {error}") from None
 
 
 EXPERIMENTS = {
@@ -76,6 +106,24 @@ EXPERIMENTS = {
         make_model=lambda config: EmbeddingNet(config.latent_dims),
         make_sampler=_batches_of(TripletSampler),
         batch_loss=_triplet_loss),
+    "online-contrastive": Experiment(
+        summary="EmbeddingNet on P x K balanced batches, contrastive loss over every positive "
+                "pair and as many hardest negative pairs",
+        make_model=lambda config: EmbeddingNet(config.latent_dims),
+        make_sampler=_balanced_batches,
+        batch_loss=_online_contrastive_loss),
+    "online-triplet": Experiment(
+        summary="EmbeddingNet on P x K balanced batches, triplet loss over triplets mined in "
+                "the batch (--mining)",
+        make_model=lambda config: EmbeddingNet(config.latent_dims),
+        make_sampler=_balanced_batches,
+        batch_loss=_online_triplet_loss),
+    "vae": Experiment(
+        summary="variational autoencoder, negative ELBO; embedding = posterior mean",
+        make_model=lambda config: VariationalAutoencoder(config.latent_dims),
+        make_sampler=_batches_of(IndexSampler),
+        batch_loss=_vae_loss,
+        extra_figures=vae_figures),
 }
 
 # The original project's spellings: its users' scripts still run.

@@ -1,0 +1,103 @@
+"""How long the evaluation after each epoch takes, against a training epoch at the defaults.
+
+    SIAMESE_DATA_DIR=/path/to/datasets python benchmarks/bench_evaluation.py [--device cpu] [--repeats 5]
+
+The issue's budget: a full evaluation of MNIST (validation loss, embedding both splits, k-NN
+accuracy, precision@1, MAP@R, silhouette) must cost less than a fifth of a training epoch of
+siamese-contrastive at the default settings (batch 32). A training epoch is timed over
+--train-batches batches and scaled to a whole epoch (1875 batches), so that the comparison
+fits in a minute; both are medians of --repeats, measured alternately, so that a busy machine
+slows both alike. Prints one line per part and the ratio, with the machine.
+"""
+
+import argparse
+import os
+import platform
+import statistics
+import sys
+import time
+
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from datasets import load_split  # noqa: E402
+from training import Config, default_data_dir, find_experiment  # noqa: E402
+from training.evaluation import embed, evaluate, silhouette_sample  # noqa: E402
+from training.loop import Progress, resolve_device, train_epoch, validation_loss  # noqa: E402
+from training.metrics import knn_accuracy, retrieval_scores, silhouette  # noqa: E402
+
+
+def synchronise(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def timed(function, device):
+    synchronise(device)
+    started = time.perf_counter()
+    result = function()
+    synchronise(device)
+    return time.perf_counter() - started, result
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", default=default_data_dir())
+    parser.add_argument("--device", default="auto")
+    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--train-batches", type=int, default=300)
+    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    device = resolve_device(args.device)
+    config = Config("siamese-contrastive", "MNIST", data_dir=args.data_dir, device=str(device))
+    experiment = find_experiment(config.network)
+    train = load_split("MNIST", config.data_dir, train=True, device=device)
+    test = load_split("MNIST", config.data_dir, train=False, device=device)
+    torch.manual_seed(0)
+    model = experiment.make_model(config).to(device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    sampler = experiment.make_sampler(train.labels, config)
+    validation_batches = experiment.make_sampler(test.labels, config).epoch(torch.Generator().manual_seed(1))
+    sample = silhouette_sample(len(test), 2)
+    generator = torch.Generator().manual_seed(0)
+    batches = sampler.epoch(generator)[:args.train_batches]
+
+    times = {name: [] for name in ("training epoch (scaled)", "validation loss", "embed training set",
+                                   "embed test set", "k-NN accuracy", "precision@1 + MAP@R",
+                                   "silhouette", "evaluate() in all", "full evaluation")}
+    for repeat in range(args.repeats + 1):  # the first round warms up and is not counted
+        with Progress(len(batches), enabled=False) as progress:
+            seconds, _ = timed(lambda: train_epoch(model, experiment, train, batches, optimizer, config,
+                                                   1, progress, lambda *_: None), device)
+        parts = {"training epoch (scaled)": seconds * len(sampler) / len(batches)}
+        parts["validation loss"], _ = timed(
+            lambda: validation_loss(model, experiment, test, validation_batches, config), device)
+        parts["embed training set"], train_embedding = timed(lambda: embed(model, train), device)
+        parts["embed test set"], test_embedding = timed(lambda: embed(model, test), device)
+        parts["k-NN accuracy"], _ = timed(lambda: knn_accuracy(train_embedding, train.labels,
+                                                                test_embedding, test.labels), device)
+        parts["precision@1 + MAP@R"], _ = timed(lambda: retrieval_scores(test_embedding, test.labels), device)
+        parts["silhouette"], _ = timed(lambda: silhouette(test_embedding[sample.to(device)],
+                                                          test.labels[sample.to(device)]), device)
+        parts["evaluate() in all"], _ = timed(lambda: evaluate(train_embedding, train.labels,
+                                                               test_embedding, test.labels, sample), device)
+        parts["full evaluation"] = (parts["validation loss"] + parts["embed training set"]
+                                    + parts["embed test set"] + parts["evaluate() in all"])
+        if repeat:
+            for name, value in parts.items():
+                times[name].append(value)
+
+    machine = (torch.cuda.get_device_name(device) if device.type == "cuda"
+               else f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads")
+    print(f"device {device} ({machine}); torch {torch.__version__}; medians of {args.repeats}")
+    for name, values in times.items():
+        print(f"  {name:<24} {statistics.median(values):8.3f} s")
+    ratio = statistics.median(e / t for e, t in zip(times["full evaluation"], times["training epoch (scaled)"]))
+    print(f"full evaluation / training epoch: {ratio:.3f} (budget 0.2)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,419 @@
+"""Training speed of this suite against the classic pipeline, side by side; not a test.
+
+    python benchmarks/bench_train.py --data-dir /work/shared/datasets
+
+1. Throughput: for every network of the registry that the classic pipeline can train (see
+   benchmarks/classic.py) and every batch size, one epoch with this suite's data path and loop,
+   then one with the classic pipeline's, alternately, `--repeats` times each. Each run is a fresh
+   process, so that peak resident memory is its own. Prints median samples per second of both,
+   their ratio and the peak resident memory; writes the same figures as JSON.
+2. Whole process: `train.py NETWORK MNIST --epochs 1 --animation` against `classic.py` with the
+   same arguments, alternately, wall clock and peak memory; and where train.py's seconds go
+   (start-up and imports, data loading, training, evaluation, plotting, GIF), from an
+   instrumented run of the same command.
+
+Runs are timed on whatever else the machine is doing: take medians, and compare only figures
+from one run of this script.
+"""
+
+import argparse
+import functools
+import inspect
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import time
+
+import torch
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+# Run a command as a child and report its wall clock and peak resident memory. A fresh
+# launcher per run, so RUSAGE_CHILDREN holds that run's processes only (on Linux ru_maxrss is
+# the largest single process, in KiB: for the classic pipeline, its main process or its worker).
+LAUNCHER = """
+import json, resource, subprocess, sys, time
+started = time.perf_counter()
+done = subprocess.run(sys.argv[1:], capture_output=True, text=True)
+wall = time.perf_counter() - started
+print(json.dumps({"returncode": done.returncode, "wall_seconds": wall, "stdout": done.stdout,
+                  "stderr": done.stderr[-2000:],
+                  "peak_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024}))
+"""
+
+
+def measured(command):
+    """Run `command` (a list) in a fresh launcher; its wall clock, peak memory and output."""
+    done = subprocess.run([sys.executable, "-c", LAUNCHER, *command], capture_output=True, text=True,
+                          cwd=ROOT, check=True)
+    result = json.loads(done.stdout)
+    if result["returncode"] != 0:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{result['stderr']}")
+    return result
+
+
+def worker_command(**job):
+    return [sys.executable, os.path.abspath(__file__), "--worker", json.dumps(job)]
+
+
+# ---------------------------------------------------------------- workers (one per process)
+
+def one_epoch(pipeline, network, batch_size, samples, data_dir, device):
+    """Train `network` one epoch on the first `samples` MNIST images; seconds of the epoch.
+
+    Loading the data set and building the model are not timed (both pipelines pay them once per
+    process, see the whole-process figures); the epoch is: drawing its pairs or triplets,
+    every batch, and (classic only) the counting pass over the loader.
+    """
+    from training import Config, find_experiment
+    from training.loop import resolve_device
+
+    device = resolve_device(device)
+    config = Config(network, "MNIST", batch_size=batch_size, data_dir=data_dir)
+    torch.manual_seed(0)
+    model = find_experiment(network).make_model(config).to(device)
+    if pipeline == "suite":
+        return suite_epoch(model, config, samples, device)
+    return classic_epoch(model, torch.optim.Adam(model.parameters(), lr=config.lr), config, samples, device)
+
+
+def suite_epoch(model, config, samples, device):
+    from datasets import load_split
+    from training import find_experiment
+    from training.loop import Progress, configure_threads, one_cycle_schedule, train_epoch
+
+    configure_threads()
+    split = load_split("MNIST", config.data_dir, train=True, device=device)
+    split.images, split.labels = split.images[:samples], split.labels[:samples]
+    experiment = find_experiment(config.network)
+    sampler = experiment.make_sampler(split.labels, config)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
+    schedule = one_cycle_schedule(optimizer, config.lr, total_steps=len(sampler))
+    generator = torch.Generator().manual_seed(0)
+    synchronise(device)
+    started = time.perf_counter()
+    with Progress(len(sampler), enabled=False) as progress:
+        train_epoch(model, experiment, split, sampler.epoch(generator), optimizer, schedule, config, 1,
+                    progress, lambda epoch, index: None)
+    synchronise(device)
+    return time.perf_counter() - started, len(split)
+
+
+def classic_epoch(model, optimizer, config, samples, device):
+    import numpy as np
+
+    from classic import classic_loader, classic_train_epoch, torchvision_split
+
+    np.random.seed(0)
+    dataset = torchvision_split("MNIST", config.data_dir, train=True, size=samples)
+    started = time.perf_counter()
+    classic_train_epoch(model, config.network, classic_loader(config.network, dataset, config.batch_size),
+                        optimizer, config, device)
+    synchronise(device)
+    return time.perf_counter() - started, len(dataset)
+
+
+def synchronise(device):
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def profiled_train(argv):
+    """Run train.py's main(argv) with a timer around each phase; seconds per phase.
+
+    Timers nest exclusively (an embedding drawn for a GIF frame inside a training epoch counts
+    as evaluation, not training). Phases are recognised by the functions training.loop calls:
+    its own train_epoch, validation_loss, embed and write_figures, and whatever it imported
+    from datasets, training.evaluation, training.metrics and plotting; anything else inside
+    main() is `other`.
+    """
+    import train
+    import training.loop as loop
+
+    phases = {}
+    stack = []
+
+    def timed(phase, function):
+        @functools.wraps(function)
+        def wrapper(*args, **kwargs):
+            stack.append(0.0)
+            started = time.perf_counter()
+            try:
+                return function(*args, **kwargs)
+            finally:
+                elapsed = time.perf_counter() - started
+                inner = stack.pop()
+                phases[phase] = phases.get(phase, 0.0) + elapsed - inner
+                if stack:
+                    stack[-1] += elapsed
+        return wrapper
+
+    own = {"train_epoch": "training", "validation_loss": "evaluation", "embed": "evaluation",
+           "write_figures": "plotting"}
+    for name, value in list(vars(loop).items()):
+        if not inspect.isfunction(value):
+            continue
+        module = value.__module__
+        phase = (own.get(name) if module == loop.__name__ else
+                 "GIF" if name == "latent_space_gif" else
+                 "data loading" if module.startswith("datasets") else
+                 "evaluation" if module.startswith(("training.metrics", "training.evaluation")) else
+                 "plotting" if module.startswith("plotting") else None)
+        if phase:
+            setattr(loop, name, timed(phase, value))
+    started = time.perf_counter()
+    if train.main(argv) != 0:
+        raise SystemExit("train.py failed")
+    phases["other"] = time.perf_counter() - started - sum(phases.values())
+    return phases
+
+
+class _OutOfTime(Exception):
+    pass
+
+
+def accuracy_over_time(argv, launched, budget):
+    """Run train.py's main(argv), noting (seconds since `launched`, test-set 5-NN accuracy) at
+    every evaluation; the run is cut off at the first evaluation past `budget` seconds."""
+    import train
+    import training.loop as loop
+
+    seen = []
+    evaluate = loop.evaluate
+
+    @functools.wraps(evaluate)
+    def noted(*args, **kwargs):
+        scores = evaluate(*args, **kwargs)
+        seen.append((time.time() - launched, scores["knn_accuracy"]))
+        if seen[-1][0] > budget:
+            raise _OutOfTime
+        return scores
+
+    loop.evaluate = noted
+    try:
+        train.main(argv)
+    except _OutOfTime:
+        pass
+    return seen
+
+
+def worker(job):
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    if job["kind"] == "epoch":
+        seconds, samples = one_epoch(job["pipeline"], job["network"], job["batch_size"],
+                                     job["samples"], job["data_dir"], job["device"])
+        print(json.dumps({"seconds": seconds, "samples": samples}))
+    elif job["kind"] == "profile":
+        print(json.dumps(profiled_train(job["argv"])))
+    else:
+        print(json.dumps(accuracy_over_time(job["argv"], job["launched"], job["budget"])))
+
+
+# ---------------------------------------------------------------- the benchmark
+
+def throughput(networks, batch_sizes, repeats, samples, data_dir, device, log):
+    rows = []
+    for network in networks:
+        for batch_size in batch_sizes:
+            runs = {"suite": [], "classic": []}
+            for repeat in range(repeats):
+                for pipeline in ("suite", "classic"):  # alternately, so both see the same load
+                    result = measured(worker_command(kind="epoch", pipeline=pipeline, network=network,
+                                                     batch_size=batch_size, samples=samples,
+                                                     data_dir=data_dir, device=device))
+                    epoch = json.loads(result["stdout"].strip().splitlines()[-1])
+                    runs[pipeline].append({"samples_per_second": epoch["samples"] / epoch["seconds"],
+                                           "peak_rss_mb": result["peak_rss_mb"]})
+                    log(f"  {network} batch {batch_size} repeat {repeat + 1} {pipeline}: "
+                        f"{runs[pipeline][-1]['samples_per_second']:.0f} samples/s, "
+                        f"{result['peak_rss_mb']:.0f} MB")
+            rows.append(summarise(network, batch_size, runs))
+    return rows
+
+
+def summarise(network, batch_size, runs):
+    def median(pipeline, key):
+        return statistics.median(run[key] for run in runs[pipeline])
+
+    ratios = [s["samples_per_second"] / c["samples_per_second"] for s, c in zip(runs["suite"], runs["classic"])]
+    return {"network": network, "batch_size": batch_size,
+            "suite_samples_per_second": median("suite", "samples_per_second"),
+            "classic_samples_per_second": median("classic", "samples_per_second"),
+            "ratio": statistics.median(ratios),
+            "suite_peak_rss_mb": median("suite", "peak_rss_mb"),
+            "classic_peak_rss_mb": median("classic", "peak_rss_mb"),
+            "runs": runs}
+
+
+def whole_process(network, repeats, samples, data_dir, output, log):
+    """train.py against classic.py, one epoch with --animation, alternately; then the phases."""
+    if samples is not None:
+        data_dir = first_images_copy(data_dir, samples, os.path.join(output, "data"))
+    common = [network, "MNIST", "--epochs", "1", "--animation", "--data-dir", data_dir]
+    suite = [sys.executable, os.path.join(ROOT, "train.py"), *common, "--output", os.path.join(output, "suite")]
+    classic = [sys.executable, os.path.join(ROOT, "benchmarks", "classic.py"), *common,
+               "--output", os.path.join(output, "classic")]
+    runs = {"suite": [], "classic": [], "phases": []}
+    for repeat in range(repeats):
+        for name, command in (("suite", suite), ("classic", classic)):
+            result = measured(command)
+            runs[name].append({"wall_seconds": result["wall_seconds"], "peak_rss_mb": result["peak_rss_mb"]})
+            log(f"  whole process repeat {repeat + 1} {name}: {result['wall_seconds']:.1f} s, "
+                f"{result['peak_rss_mb']:.0f} MB")
+        argv = [*common, "--output", os.path.join(output, "profiled")]
+        result = measured(worker_command(kind="profile", argv=argv))
+        phases = json.loads(result["stdout"].strip().splitlines()[-1])
+        phases["start-up and imports"] = result["wall_seconds"] - sum(phases.values())
+        runs["phases"].append(phases)
+    summary = {"network": network, "runs": runs}
+    for name in ("suite", "classic"):
+        if runs[name]:
+            summary[f"{name}_wall_seconds"] = statistics.median(r["wall_seconds"] for r in runs[name])
+            summary[f"{name}_peak_rss_mb"] = statistics.median(r["peak_rss_mb"] for r in runs[name])
+    if runs["suite"] and runs["classic"]:
+        summary["ratio"] = statistics.median(c["wall_seconds"] / s["wall_seconds"]
+                                             for s, c in zip(runs["suite"], runs["classic"]))
+    names = runs["phases"][0].keys()
+    summary["phases_seconds"] = {name: statistics.median(p.get(name, 0.0) for p in runs["phases"])
+                                 for name in names}
+    return summary
+
+
+QUALITY_SETTINGS = {"defaults": [], "original's lr and batch size": ["--lr", "1e-4", "--batch-size", "32"]}
+
+
+def time_to_quality(network, repeats, data_dir, output, budget, target, log):
+    """5-NN accuracy against whole-process seconds, train.py's defaults against the original's
+    lr and batch size, alternately; when each first reached `target`, and the best within `budget`."""
+    runs = {name: [] for name in QUALITY_SETTINGS}
+    for repeat in range(repeats):
+        for name, options in QUALITY_SETTINGS.items():
+            argv = [network, "MNIST", "--data-dir", data_dir, "--output", os.path.join(output, "quality"), *options]
+            result = measured(worker_command(kind="quality", argv=argv, launched=time.time(), budget=budget))
+            seen = json.loads(result["stdout"].strip().splitlines()[-1])
+            runs[name].append(seen)
+            log(f"  time to quality repeat {repeat + 1}, {name}: " +
+                ", ".join(f"{accuracy:.4f} at {seconds:.0f} s" for seconds, accuracy in seen))
+    summary = {"network": network, "target": target, "budget_seconds": budget, "runs": runs}
+    for name, seen_runs in runs.items():
+        reached = [next((seconds for seconds, accuracy in seen if accuracy >= target), None) for seen in seen_runs]
+        best = [max((accuracy for seconds, accuracy in seen if seconds <= budget), default=None) for seen in seen_runs]
+        summary[name] = {"seconds_to_target": None if None in reached else statistics.median(reached),
+                         "best_accuracy_within_budget": None if None in best else statistics.median(best)}
+    return summary
+
+
+def first_images_copy(data_dir, samples, folder):
+    """A copy of MNIST in `folder` whose training split is its first `samples` images (same
+    IDX files, shorter), so that whole processes of both pipelines read the same smaller data."""
+    from training.files import write_atomically
+
+    raw = os.path.join(folder, "MNIST", "raw")
+    os.makedirs(raw, exist_ok=True)
+    for name, header, item_bytes in (("train-images-idx3-ubyte", 16, 28 * 28), ("train-labels-idx1-ubyte", 8, 1),
+                                     ("t10k-images-idx3-ubyte", None, None), ("t10k-labels-idx1-ubyte", None, None)):
+        with open(os.path.join(data_dir, "MNIST", "raw", name), "rb") as f:
+            data = f.read()
+        if header is not None:  # a training file: the count (bytes 4-8) and the first items only
+            data = data[:4] + samples.to_bytes(4, "big") + data[8:header] + data[header:header + samples * item_bytes]
+        write_atomically(os.path.join(raw, name), data)
+    return folder
+
+
+def machine():
+    model = "unknown"
+    if os.path.exists("/proc/cpuinfo"):
+        with open("/proc/cpuinfo") as f:
+            model = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), model)
+    return {"cpus": os.cpu_count(), "cpu_model": model, "torch": torch.__version__,
+            "torch_threads": torch.get_num_threads(), "python": platform.python_version(),
+            "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None}
+
+
+def table(rows, whole):
+    lines = ["| network | batch | suite samples/s | classic samples/s | ratio | suite peak MB | classic peak MB |",
+             "|---|---|---|---|---|---|---|"]
+    lines += [f"| {r['network']} | {r['batch_size']} | {r['suite_samples_per_second']:.0f} | "
+              f"{r['classic_samples_per_second']:.0f} | {r['ratio']:.1f}x | {r['suite_peak_rss_mb']:.0f} | "
+              f"{r['classic_peak_rss_mb']:.0f} |" for r in rows]
+    if whole:
+        lines.append("")
+        if "ratio" in whole:
+            lines.append(f"whole process, {whole['network']} MNIST --epochs 1 --animation: train.py "
+                         f"{whole['suite_wall_seconds']:.1f} s ({whole['suite_peak_rss_mb']:.0f} MB), "
+                         f"classic {whole['classic_wall_seconds']:.1f} s ({whole['classic_peak_rss_mb']:.0f} MB), "
+                         f"{whole['ratio']:.1f}x")
+        phases = whole["phases_seconds"]
+        lines.append("train.py's seconds: " + ", ".join(f"{name} {seconds:.1f}" for name, seconds in
+                                                        sorted(phases.items(), key=lambda item: -item[1])))
+    return "\n".join(lines)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--data-dir", default=os.environ.get("SIAMESE_DATA_DIR", "./data"),
+                        help="folder holding MNIST/raw/*-ubyte")
+    parser.add_argument("--networks", default=None,
+                        help="comma-separated networks (default: every network of the registry)")
+    parser.add_argument("--batch-sizes", default="32,256", help="comma-separated batch sizes")
+    parser.add_argument("--repeats", type=int, default=3, help="runs of each pipeline per case")
+    parser.add_argument("--samples", type=int, default=None,
+                        help="train on the first N training images only (default: all); the "
+                             "whole processes read a copy of MNIST cut to them")
+    parser.add_argument("--device", default="cpu", help="device of the throughput runs")
+    parser.add_argument("--whole-process", default="siamese-contrastive",
+                        help="network whose whole train.py process is timed; 'none' to skip")
+    parser.add_argument("--time-to-quality", default="siamese-contrastive",
+                        help="network whose test-set 5-NN accuracy is followed against wall-clock "
+                             "seconds under train.py's defaults; 'none' to skip")
+    parser.add_argument("--target", type=float, default=0.99, help="the 5-NN accuracy to reach")
+    parser.add_argument("--budget", type=float, default=60, help="seconds a quality run may take")
+    parser.add_argument("--json", default=os.path.join(ROOT, "benchmarks", "results", "bench_train-cpu.json"),
+                        help="where the results go")
+    parser.add_argument("--scratch", default=os.path.join(ROOT, "tmp", "bench"),
+                        help="folder for the figures of the whole-process runs")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        return worker(json.loads(args.worker))
+
+    from classic import CLASSIC_RECIPES
+    from training import EXPERIMENTS
+    from training.files import write_atomically
+
+    wanted = args.networks.split(",") if args.networks else list(EXPERIMENTS)
+    unknown = [name for name in wanted if name not in EXPERIMENTS]
+    if unknown:
+        parser.error(f"unknown network(s) {', '.join(unknown)}; choose from {', '.join(EXPERIMENTS)}")
+    networks = [name for name in wanted if name in CLASSIC_RECIPES]
+    for name in wanted:
+        if name not in CLASSIC_RECIPES:
+            print(f"skipping {name}: the classic pipeline has no equivalent of it")
+    batch_sizes = [int(size) for size in args.batch_sizes.split(",")]
+    results = {"machine": machine(), "device": args.device, "samples": args.samples or "all",
+               "repeats": args.repeats}
+    print(json.dumps(results["machine"]))
+    results["throughput"] = throughput(networks, batch_sizes, args.repeats, args.samples, args.data_dir,
+                                       args.device, log=lambda line: print(line, flush=True))
+    results["whole_process"] = (None if args.whole_process == "none" else
+                                whole_process(args.whole_process, args.repeats, args.samples, args.data_dir,
+                                              args.scratch, log=lambda line: print(line, flush=True)))
+    results["time_to_quality"] = (None if args.time_to_quality == "none" else
+                                  time_to_quality(args.time_to_quality, args.repeats, args.data_dir, args.scratch,
+                                                  args.budget, args.target, log=lambda line: print(line, flush=True)))
+    print(table(results["throughput"], results["whole_process"]))
+    if results["time_to_quality"]:
+        print(json.dumps({name: value for name, value in results["time_to_quality"].items() if name != "runs"}))
+    os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+    write_atomically(args.json, (json.dumps(results, indent=1) + "\n").encode())
+    print(f"results in {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

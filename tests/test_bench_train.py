@@ -1,0 +1,59 @@
+"""benchmarks/bench_train.py end to end on a tiny data set, so that it cannot rot.
+
+Only that it runs and reports every figure; its timings mean nothing on tiny data and are
+never asserted (speed is measured by running the benchmark itself, see benchmarks/).
+"""
+
+import json
+import os
+import subprocess
+import sys
+
+from conftest import ROOT
+
+
+def test_the_benchmark_runs_both_pipelines_and_reports_every_figure(tiny_data, tmp_path):
+    results = tmp_path / "results.json"
+    done = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "benchmarks", "bench_train.py"), "--data-dir", tiny_data,
+         "--networks", "siamese-contrastive", "--batch-sizes", "16", "--repeats", "1", "--samples", "60",
+         "--budget", "0", "--json", results, "--scratch", tmp_path / "scratch"],
+        capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    report = json.loads(results.read_text())
+
+    (row,) = report["throughput"]
+    assert (row["network"], row["batch_size"]) == ("siamese-contrastive", 16)
+    for pipeline in ("suite", "classic"):
+        assert row[f"{pipeline}_samples_per_second"] > 0
+        assert row[f"{pipeline}_peak_rss_mb"] > 100  # torch alone is several hundred MB
+    assert row["ratio"] > 0
+    assert "| siamese-contrastive | 16 |" in done.stdout
+
+    whole = report["whole_process"]
+    assert whole["suite_wall_seconds"] > 0 and whole["classic_wall_seconds"] > 0
+    assert {"start-up and imports", "data loading", "training", "evaluation", "plotting", "GIF",
+            "other"} <= set(whole["phases_seconds"])
+    # Both whole processes wrote the original's four figures (the suite writes its records too).
+    figures = {"training-set-embedding.png", "testing-set-embedding.png", "stats.png",
+               "latent-space-development.gif"}
+    for pipeline in ("suite", "classic"):
+        written = {name.removeprefix("siamese-contrastive-MNIST-")
+                   for name in os.listdir(tmp_path / "scratch" / pipeline)}
+        assert figures <= written
+    assert written == figures  # the classic pipeline writes nothing else
+
+    quality = report["time_to_quality"]
+    for runs in quality["runs"].values():
+        (seen,) = runs
+        assert len(seen) == 1  # a budget of 0 s stops each run at its first evaluation
+        assert 0 <= seen[0][1] <= 1
+
+
+def test_an_unknown_network_is_refused(tiny_data, tmp_path):
+    done = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "bench_train.py"),
+                           "--data-dir", tiny_data, "--networks", "nonsense", "--json", tmp_path / "r.json"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert "unknown network(s) nonsense" in done.stderr
+    assert not (tmp_path / "r.json").exists()

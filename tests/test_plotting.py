@@ -1,0 +1,74 @@
+import imageio.v3 as iio
+import matplotlib.colors
+import numpy as np
+import pytest
+
+from datasets.mnist import CLASS_NAMES
+from plotting import (CLASS_COLOURS, embedding_figure, latent_space_figures, latent_space_gif,
+                      stats_figure)
+
+
+def scatter_colours(figure):
+    """label -> RGBA of each class's points in the scatter."""
+    axes = figure.axes[0]
+    return {collection.get_label(): tuple(collection.get_facecolor()[0][:3])
+            for collection in axes.collections}
+
+
+def test_every_class_keeps_its_name_and_colour_even_when_absent():
+    rng = np.random.default_rng(0)
+    names = CLASS_NAMES["FashionMNIST"]
+    labels = np.array([9, 3, 3, 0, 9])  # most classes absent: the palette must not shift
+    figure = embedding_figure(rng.normal(size=(5, 2)), labels, names, "title")
+    legend = [text.get_text() for text in figure.axes[0].get_legend().get_texts()]
+    assert legend == ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
+                      "Sneaker", "Bag", "Ankle boot"]
+    colours = scatter_colours(figure)
+    for cls, name in enumerate(names):
+        assert colours[name] == pytest.approx(matplotlib.colors.to_rgb(CLASS_COLOURS[cls]))
+    assert len(set(CLASS_COLOURS)) == 10
+
+
+def test_gif_frames_share_fixed_axes_holding_every_frame():
+    rng = np.random.default_rng(1)
+    labels = rng.integers(0, 10, 500)
+    # The space grows and drifts from frame to frame; the camera must not follow.
+    frames = [(f"epoch {epoch}", rng.normal(size=(500, 2)) * epoch + epoch) for epoch in range(1, 5)]
+    figures = list(latent_space_figures(frames, labels, CLASS_NAMES["MNIST"], "net on MNIST"))
+    limits = {(figure.axes[0].get_xlim(), figure.axes[0].get_ylim()) for figure in figures}
+    assert len(figures) == 4 and len(limits) == 1
+    (x0, x1), (y0, y1) = limits.pop()
+    everything = np.concatenate([points for _, points in frames])
+    inside = ((everything[:, 0] >= x0) & (everything[:, 0] <= x1)
+              & (everything[:, 1] >= y0) & (everything[:, 1] <= y1))
+    assert inside.mean() > 0.99
+    assert "epoch 3" in figures[2].axes[0].get_title()
+
+
+def test_gif_of_higher_dimensions_says_it_is_a_projection():
+    rng = np.random.default_rng(2)
+    frames = [("epoch 1", rng.normal(size=(50, 6)))]
+    (figure,) = latent_space_figures(frames, rng.integers(0, 10, 50), CLASS_NAMES["MNIST"], "t")
+    assert "PCA projection of 6-D embedding" in figure.axes[0].get_title()
+
+
+def test_ten_frames_of_a_full_test_set_make_a_small_gif():
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 10, 10_000)
+    centres = rng.normal(size=(10, 2)) * 5
+    frames = [(f"epoch {epoch}", centres[labels] * epoch / 10 + rng.normal(size=(10_000, 2)))
+              for epoch in range(1, 11)]
+    gif = latent_space_gif(frames, labels, CLASS_NAMES["MNIST"], "net on MNIST")
+    assert len(gif) < 5 * 1024 * 1024
+    assert iio.imread(gif, index=None, extension=".gif").shape[0] == 10
+
+
+def test_stats_figure_has_loss_and_metric_panels_over_epochs():
+    history = [{"epoch": e, "train_loss": 1 / e, "val_loss": 1.1 / e, "knn_accuracy": 0.5 + e / 10,
+                "silhouette": -0.2 + e / 10} for e in (1, 2, 3)]
+    figure = stats_figure(history, "net on MNIST", {"knn_accuracy": "5-NN accuracy", "silhouette": "silhouette"})
+    loss_axes, metric_axes = figure.axes
+    assert [line.get_label() for line in loss_axes.get_lines()] == ["training", "validation"]
+    assert [line.get_label() for line in metric_axes.get_lines()][:2] == ["5-NN accuracy", "silhouette"]
+    assert list(metric_axes.get_lines()[1].get_xdata()) == [1, 2, 3]
+    assert metric_axes.get_ylim()[0] < -0.1  # room for a negative silhouette

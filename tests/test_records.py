@@ -1,0 +1,175 @@
+"""metrics.json, model.pt and --resume, through the command line on tiny data sets."""
+
+import dataclasses
+import json
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import run_cli
+from test_cli import one_line_error
+from training import Config, EXPERIMENTS, run
+from training.evaluation import METRICS
+from networks import ClassificationNet
+
+TIMINGS = {"train_seconds", "evaluation_seconds", "seconds", "samples_per_second"}
+ROW_KEYS = {"epoch", "train_loss", "val_loss", *METRICS, "test_spread", *TIMINGS}
+
+
+def train(tiny_data, output, *options, network="triplet-loss-net"):
+    result = run_cli(network, "MNIST", "--batch-size", 16, "--lr", 0.01, "--data-dir", tiny_data,
+                     "--output", output, *options)
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+def read_metrics(folder, network="triplet-loss-net"):
+    return json.loads((folder / f"{network}-MNIST-metrics.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def finished(tiny_data, tmp_path_factory):
+    """A two-epoch run, shared by the tests below: its folder."""
+    folder = tmp_path_factory.mktemp("finished")
+    train(tiny_data, folder, "--epochs", 2, "--seed", 7, "--animation")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def checkpoint(finished):
+    return finished / "triplet-loss-net-MNIST-model.pt"
+
+
+def test_metrics_json_follows_its_schema(finished):
+    document = read_metrics(finished)
+    assert document["schema_version"] == 1
+    configuration = document["configuration"]
+    for option in (field.name for field in dataclasses.fields(Config)):
+        assert option in configuration, option
+    assert configuration["seed"] == 7 and configuration["epochs"] == 2
+    assert configuration["network_resolved"] == "triplet-loss-net"
+    assert set(document["environment"]) >= {"python", "torch", "torchvision", "device"}
+    assert document["environment"]["torch"] == torch.__version__
+    assert document["environment"]["device"] == "cpu"
+    assert document["epochs_completed"] == 2 and document["complete"] is True
+    assert [row["epoch"] for row in document["epochs"]] == [1, 2]
+    for row in document["epochs"]:
+        assert set(row) == ROW_KEYS
+        for name in ("knn_accuracy", "precision_at_1", "map_at_r"):
+            assert 0.0 <= row[name] <= 1.0
+        assert -1.0 <= row["silhouette"] <= 1.0
+        assert row["samples_per_second"] > 0 and row["seconds"] >= row["train_seconds"]
+    assert document["final"] == document["epochs"][-1]
+    assert document["files"]["metrics"].endswith("triplet-loss-net-MNIST-metrics.json")
+
+
+def test_embeddings_npz_holds_both_splits_and_agrees_with_the_metrics(finished):
+    arrays = np.load(finished / "triplet-loss-net-MNIST-embeddings.npz")
+    assert arrays["train_embeddings"].shape == (120, 2) and arrays["test_embeddings"].shape == (50, 2)
+    assert sorted(np.bincount(arrays["test_labels"])) == [5] * 10
+    from training.metrics import knn_accuracy
+    recomputed = knn_accuracy(*(torch.from_numpy(arrays[key]) for key in
+                                ("train_embeddings", "train_labels", "test_embeddings", "test_labels")))
+    assert read_metrics(finished)["final"]["knn_accuracy"] == recomputed
+
+
+@pytest.fixture(scope="module")
+def interrupted(tiny_data, tmp_path_factory):
+    """The checkpoint of a 3-epoch run stopped during its third epoch (so holding epoch 2)."""
+    import training.loop
+    folder = tmp_path_factory.mktemp("interrupted")
+    train_epoch = training.loop.train_epoch
+
+    def stop_in_epoch_3(*args, **kwargs):
+        if args[7] == 3:  # the epoch argument
+            raise KeyboardInterrupt
+        return train_epoch(*args, **kwargs)
+    config = Config("triplet-loss-net", "MNIST", batch_size=16, lr=0.01, epochs=3, seed=7,
+                    animation=0, data_dir=tiny_data, output=str(folder))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(training.loop, "train_epoch", stop_in_epoch_3)
+        with pytest.raises(KeyboardInterrupt):
+            run(config, show_progress=False)
+    return folder / "triplet-loss-net-MNIST-model.pt"
+
+
+def test_a_resumed_run_ends_like_an_uninterrupted_one(interrupted, tiny_data, tmp_path):
+    checkpoint = interrupted
+    assert torch.load(checkpoint, weights_only=True)["epoch"] == 2
+    whole, resumed = tmp_path / "whole", tmp_path / "resumed"
+    train(tiny_data, whole, "--epochs", 3, "--seed", 7, "--animation")
+    result = train(tiny_data, resumed, "--epochs", 3, "--seed", 7, "--animation", "--resume", checkpoint)
+    assert "epoch 3" in result.stdout
+
+    def without_timings(folder):
+        return [{key: value for key, value in row.items() if key not in TIMINGS}
+                for row in read_metrics(folder)["epochs"]]
+    assert without_timings(resumed) == without_timings(whole)
+    assert read_metrics(resumed)["resumed_from"] == str(checkpoint)
+    continued, uninterrupted = (np.load(folder / "triplet-loss-net-MNIST-embeddings.npz")
+                                for folder in (resumed, whole))
+    for key in uninterrupted.files:
+        np.testing.assert_array_equal(continued[key], uninterrupted[key])
+    import imageio.v3 as iio
+    frames = iio.imread(resumed / "triplet-loss-net-MNIST-latent-space-development.gif", index=None)
+    assert frames.shape[0] == 3  # the frames of the first two epochs were kept in the checkpoint
+
+
+def resume(tiny_data, tmp_path, path, *options, network="triplet-loss-net"):
+    return run_cli(network, "MNIST", "--epochs", 3, "--data-dir", tiny_data, "--output", tmp_path,
+                   "--resume", path, *options)
+
+
+def test_resuming_a_missing_file_is_a_one_line_error(tiny_data, tmp_path):
+    one_line_error(resume(tiny_data, tmp_path, tmp_path / "nothing.pt"), "--resume", "no such file")
+
+
+def test_resuming_a_file_that_is_no_checkpoint_is_a_one_line_error(tiny_data, tmp_path):
+    not_a_checkpoint = tmp_path / "notes.pt"
+    not_a_checkpoint.write_text("these are not weights")
+    one_line_error(resume(tiny_data, tmp_path, not_a_checkpoint), "is not a checkpoint")
+    other_tensors = tmp_path / "weights.pt"
+    torch.save({"weight": torch.zeros(3)}, other_tensors)
+    one_line_error(resume(tiny_data, tmp_path, other_tensors), "is not a checkpoint")
+
+
+@pytest.mark.parametrize("network,options,fragment", [
+    ("siamese-contrastive", (), "network of 'triplet-loss-net', not 'siamese-contrastive'"),
+    ("triplet-loss-net", ("--latent-dims", 3), "latent_dims of 2, not 3"),
+])
+def test_resuming_another_experiment_is_a_one_line_error(network, options, fragment, checkpoint,
+                                                         tiny_data, tmp_path):
+    one_line_error(resume(tiny_data, tmp_path, checkpoint, *options, network=network), fragment)
+
+
+def test_resuming_another_dataset_is_a_one_line_error(checkpoint, tiny_data, tmp_path):
+    result = run_cli("triplet-loss-net", "FashionMNIST", "--epochs", 3, "--data-dir", tiny_data,
+                     "--output", tmp_path, "--resume", checkpoint)
+    one_line_error(result, "dataset of 'MNIST', not 'FashionMNIST'")
+
+
+def test_resuming_with_no_epochs_left_is_a_one_line_error(checkpoint, tiny_data, tmp_path):
+    result = run_cli("tripet-loss-net", "mnist", "--epochs", 2, "--data-dir", tiny_data,
+                     "--output", tmp_path, "--resume", checkpoint)
+    one_line_error(result, "already trained 2 epochs", "--epochs is the total")
+
+
+class CollapsedClassificationNet(ClassificationNet):
+    """Trains as usual, but shows the evaluation a space with every image in one place."""
+
+    def embed(self, images):
+        return super().embed(images) * 0 + 3.0
+
+
+def test_a_collapsed_space_is_reported_once_with_its_epoch(tiny_data, tmp_path, monkeypatch, capsys):
+    collapsing = dataclasses.replace(EXPERIMENTS["embedding-classification"],
+                                     make_model=lambda config: CollapsedClassificationNet(config.latent_dims))
+    monkeypatch.setitem(EXPERIMENTS, "embedding-classification", collapsing)
+    final, _ = run(Config("embedding-classification", "MNIST", epochs=2, data_dir=tiny_data,
+                          output=str(tmp_path)), show_progress=False)
+    warnings = [line for line in capsys.readouterr().out.splitlines() if "collapsed" in line]
+    assert len(warnings) == 1 and "epoch 1" in warnings[0]
+    assert final["test_spread"] == 0.0 and final["map_at_r"] == 0.0
+    assert not math.isnan(final["knn_accuracy"])

@@ -1,0 +1,26 @@
+"""What the registry promises about the networks it adds beyond the original's four."""
+
+import torch
+
+from training import Config, find_experiment
+
+
+def test_online_networks_batch_p_classes_of_k_images_whatever_the_batch_size():
+    labels = torch.arange(10).repeat(30)
+    for network in ("online-contrastive", "online-triplet"):
+        for batch_size in (7, 500):
+            config = Config(network, "MNIST", batch_size=batch_size, classes_per_batch=5,
+                            images_per_class=6)
+            batches = find_experiment(network).make_sampler(labels, config).epoch(
+                torch.Generator().manual_seed(0))
+            assert len(batches) == 300 // 30 and all(len(indices) == 30 for (indices,) in batches)
+
+
+def test_vae_trains_on_plain_image_batches_and_adds_two_figures():
+    experiment = find_experiment("vae")
+    config = Config("vae", "MNIST", batch_size=64)
+    batches = experiment.make_sampler(torch.arange(10).repeat(20), config).epoch(torch.Generator())
+    assert [len(indices) for (indices,) in batches] == [64, 64, 64, 8]
+    assert experiment.extra_figures is not None
+    assert all(find_experiment(name).extra_figures is None
+               for name in ("siamese-contrastive", "online-triplet"))

@@ -1,0 +1,77 @@
+"""model.pt: everything a run needs to go on after an epoch, written whole or not at all.
+
+A checkpoint holds the model's and the optimiser's state, the epoch, the random generators
+(the sampler's torch.Generator, torch's global generator and CUDA's), the history of
+per-epoch rows, the GIF frames so far and the configuration. A run resumed from it draws the
+same batches and ends with the same numbers as one that was never interrupted.
+"""
+
+import io
+import os
+
+import torch
+
+from .errors import RunError
+from .files import write_atomically
+
+FORMAT = "siamese-net-and-friends checkpoint"
+FORMAT_VERSION = 1
+
+
+def save_checkpoint(path, *, model, optimizer, epoch, generator, history, frames, configuration,
+                    identity):
+    """`identity`: what was learned ({network, dataset, latent_dims}, names canonical); a
+    checkpoint only continues a run of the same identity."""
+    state = {
+        "format": FORMAT,
+        "format_version": FORMAT_VERSION,
+        "epoch": epoch,
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "sampler_generator": generator.get_state(),
+        "torch_rng": torch.get_rng_state(),
+        "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else [],
+        "history": history,
+        "frames": [(caption, torch.from_numpy(points)) for caption, points in frames],
+        "configuration": configuration,
+        "identity": identity,
+    }
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    write_atomically(path, buffer.getvalue())
+
+
+def load_checkpoint(path, identity, epochs):
+    """The checkpoint at `path`, checked against the run's `identity` and total `epochs`.
+
+    A missing or unreadable file, a file that is no checkpoint of this program, or one of
+    another network, data set or latent size is a RunError that says so.
+    """
+    if not os.path.isfile(path):
+        raise RunError(f"--resume {path}: no such file")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # torch raises UnpicklingError, RuntimeError, EOFError, ...
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise RunError(f"--resume {path} is not a checkpoint of this program ({reason[:120]})") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        raise RunError(f"--resume {path} is not a checkpoint of this program (no '{FORMAT}' marker)")
+    for what, value in state["identity"].items():
+        if identity[what] != value:
+            raise RunError(f"--resume {path} holds a {what} of {value!r}, not {identity[what]!r}; "
+                           f"resume with the same network, data set and --latent-dims")
+    if state["epoch"] >= epochs:
+        raise RunError(f"--resume {path} has already trained {state['epoch']} epochs; with --resume, "
+                       f"--epochs is the total, so pass more than {state['epoch']}")
+    return state
+
+
+def restore(state, model, optimizer, generator):
+    """Put the checkpoint's model, optimiser and random generators back; returns its frames."""
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    generator.set_state(state["sampler_generator"])
+    torch.set_rng_state(state["torch_rng"])
+    if state["cuda_rng"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda_rng"])
+    return [(caption, points.numpy()) for caption, points in state["frames"]]
