@@ -1,0 +1,182 @@
+"""Draw diagrams/architectures.png from the registry, so the diagram cannot drift from the code.
+
+    python scripts/draw_architectures.py [--output diagrams/architectures.png]
+
+One row per registered network: the batch its sampler draws (the names come from the
+sampler's docstring, e.g. "Batches `(anchor, positive, negative)`"), the networks it runs
+(every layer read off the instantiated nn.Module), and its loss (the registry's summary).
+A trunk that several inputs pass through is drawn once: its weights are shared.
+"""
+
+import argparse
+import os
+import re
+import sys
+
+import torch
+from torch import nn
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from matplotlib.patches import FancyArrowPatch, FancyBboxPatch  # noqa: E402
+
+from networks import EmbeddingNet  # noqa: E402
+from plotting import figure_to_png  # noqa: E402
+from plotting.render import plt  # noqa: E402
+from training import EXPERIMENTS, Config  # noqa: E402
+from training.files import write_atomically  # noqa: E402
+
+COLOURS = {"input": "#e8f1fb", "trunk": "#fdf0d5", "head": "#e6f4ea", "loss": "#fbe4e4"}
+ROW_HEIGHT = 2.3  # inches
+
+
+def layer_line(module):
+    """A short description of one leaf layer, e.g. 'conv 1→6, 5×5'."""
+    if isinstance(module, nn.Conv2d):
+        return f"conv {module.in_channels}→{module.out_channels}, {module.kernel_size[0]}×{module.kernel_size[1]}"
+    if isinstance(module, nn.ConvTranspose2d):
+        return (f"transposed conv {module.in_channels}→{module.out_channels}, "
+                f"{module.kernel_size[0]}×{module.kernel_size[1]}")
+    if isinstance(module, nn.Linear):
+        return f"linear {module.in_features}→{module.out_features}"
+    if isinstance(module, nn.MaxPool2d):
+        return f"max-pool {module.kernel_size}"
+    return type(module).__name__
+
+
+def layer_lines(module):
+    """One line per layer with weights, the activations and pooling after it joined on."""
+    lines = []
+    for leaf in (m for m in module.modules() if not list(m.children())):
+        if isinstance(leaf, (nn.Flatten, nn.Unflatten)):
+            continue
+        if lines and not any(True for _ in leaf.parameters(recurse=False)) or \
+                isinstance(leaf, nn.PReLU) and lines:
+            lines[-1] += f" · {layer_line(leaf)}"
+        else:
+            lines.append(layer_line(leaf))
+    return lines
+
+
+def formula_lines(module):
+    """The indented formula block of a module's class docstring, if it has one."""
+    doc = type(module).__doc__ or ""
+    return [line.strip() for line in doc.splitlines() if line.startswith("        ") and "=" in line]
+
+
+def batch_inputs(experiment, config):
+    """Names of the image inputs of one batch, read from the sampler's docstring."""
+    labels = torch.arange(40) % 10
+    sampler = experiment.make_sampler(labels, config)
+    batch = sampler.epoch(torch.Generator().manual_seed(0))[0]
+    doc = type(sampler).__doc__ or ""
+    match = re.search(r"`\(([^)]*)\)`", doc)
+    names = [n.strip() for n in match.group(1).split(",") if n.strip()] if match else []
+    names = names if len(names) == len(batch) else [f"input {i + 1}" for i in range(len(batch))]
+    images = [name for name, column in zip(names, batch) if not column.is_floating_point()]
+    targets = [name for name, column in zip(names, batch) if column.is_floating_point()]
+    summary = (doc.split(":", 1)[1] if ":" in doc.split("\n")[0] else doc).split(".")[0].strip()
+    return images, targets, " ".join(summary.split())
+
+
+def model_parts(model):
+    """(trunk, heads): the EmbeddingNet every input passes through, and what comes after it."""
+    if isinstance(model, EmbeddingNet):
+        return model, []
+    trunk = next((m for m in model.children() if isinstance(m, EmbeddingNet)), None)
+    heads = [(name, child) for name, child in model.named_children() if child is not trunk]
+    return trunk, heads
+
+
+def box(axes, x, y, width, height, title, lines, colour, fontsize=7.5):
+    axes.add_patch(FancyBboxPatch((x, y), width, height, boxstyle="round,pad=0.004,rounding_size=0.01",
+                                  facecolor=colour, edgecolor="#555555", linewidth=0.8))
+    axes.text(x + width / 2, y + height - 0.035, title, ha="center", va="top", fontsize=fontsize + 1,
+              fontweight="bold", wrap=True)
+    axes.text(x + width / 2, y + height - 0.2, "\n".join(lines), ha="center", va="top",
+              fontsize=fontsize, linespacing=1.25)
+
+
+def arrow(axes, start, end):
+    axes.add_patch(FancyArrowPatch(start, end, arrowstyle="-|>", mutation_scale=9, color="#444444",
+                                   linewidth=0.9, shrinkA=1, shrinkB=1))
+
+
+def draw_row(axes, name, experiment, config):
+    axes.set_xlim(-0.005, 1.005)
+    axes.set_ylim(0, 1)
+    axes.axis("off")
+    model = experiment.make_model(config)
+    images, targets, batch_summary = batch_inputs(experiment, config)
+    trunk, heads = model_parts(model)
+    axes.text(0.0, 0.98, f"{name}  ({type(model).__name__})", fontsize=11, fontweight="bold", va="top")
+
+    # Inputs: one box per image input, stacked.
+    slot = 0.7 / max(len(images), 1)
+    input_centres = []
+    for i, image in enumerate(images):
+        y = 0.8 - (i + 1) * slot + 0.02
+        box(axes, 0.0, y, 0.12, slot - 0.04, image, [], COLOURS["input"])
+        input_centres.append((0.12, y + (slot - 0.04) / 2))
+    axes.text(0.0, 0.03, batch_summary + (f"; target: {', '.join(targets)}" if targets else ""),
+              fontsize=7, style="italic", va="bottom", wrap=True)
+
+    # The trunk, drawn once: every input goes through the same weights.
+    shared = " (shared weights)" if len(images) > 1 else ""
+    trunk_lines = layer_lines(trunk) if trunk is not None else []
+    box(axes, 0.2, 0.22, 0.26, 0.56, f"EmbeddingNet{shared}", trunk_lines, COLOURS["trunk"])
+    for centre in input_centres:
+        arrow(axes, centre, (0.2, 0.49))
+
+    # Heads after the trunk, each with its own layers.
+    previous = (0.46, 0.49)
+    if heads:
+        height = min(0.74 / len(heads), 0.4)
+        top = 0.49 + height * len(heads) / 2
+        for i, (head_name, head) in enumerate(heads):
+            y = top - (i + 1) * height + 0.02
+            box(axes, 0.53, y, 0.22, height - 0.04, head_name, layer_lines(head), COLOURS["head"])
+            arrow(axes, (0.46, 0.49), (0.53, y + (height - 0.04) / 2))
+        previous = (0.75, 0.49)
+    formulas = formula_lines(model)
+    if formulas:
+        axes.text(0.64, 0.06, "\n".join(formulas), ha="center", va="bottom", fontsize=8, family="monospace")
+    latent = f"latent: {config.latent_dims} dims"
+    axes.text(0.495, 0.9, latent, ha="center", fontsize=7)
+
+    box(axes, 0.81, 0.32, 0.19, 0.34, "loss", [line for line in _wrap(experiment.summary, 30)], COLOURS["loss"])
+    arrow(axes, previous, (0.81, 0.49))
+
+
+def _wrap(text, width):
+    words, lines, line = text.split(), [], ""
+    for word in words:
+        if line and len(line) + 1 + len(word) > width:
+            lines.append(line)
+            line = word
+        else:
+            line = f"{line} {word}".strip()
+    return lines + [line] if line else lines
+
+
+def architectures_figure(latent_dims=2):
+    names = list(EXPERIMENTS)
+    figure, rows = plt.subplots(len(names), 1, figsize=(12, ROW_HEIGHT * len(names)))
+    for axes, name in zip(list(rows) if len(names) > 1 else [rows], names):
+        draw_row(axes, name, EXPERIMENTS[name], Config(name, "MNIST", latent_dims=latent_dims))
+    figure.suptitle("Architectures (generated from training/registry.py by scripts/draw_architectures.py)",
+                    fontsize=10)
+    figure.tight_layout(rect=(0, 0, 1, 0.985))
+    return figure
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--output", default=os.path.join("diagrams", "architectures.png"))
+    args = parser.parse_args(argv)
+    write_atomically(args.output, figure_to_png(architectures_figure(), dpi=110))
+    print(f"wrote {args.output}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,240 @@
+"""Regenerate the README's figures, results table and architecture diagram with one command.
+
+    python scripts/make_figures.py [--networks a,b] [--datasets MNIST] [--redo] [--jobs 2]
+
+Trains every registered network on every data set with the default settings and a fixed
+seed (one `train.py` process per run, `--jobs` at a time: each trains on one thread, so two
+jobs use a 2-core machine fully), then writes into output/:
+
+- `<network>-<dataset>-testing-set-embedding.png` for every run;
+- `<network>-<dataset>-latent-space-development.gif` for the default network on each data set;
+- `results.md` and `results.json`: network, data set, epochs, 5-NN accuracy, precision@1,
+  MAP@R, training seconds and device of every run, with the commit and the command;
+
+and the table into README.md between its `results` markers, and diagrams/architectures.png.
+
+A run is skipped when its outputs are current: its metrics.json is complete and was made by
+the same code (a hash of every source file the run uses) with the same options. `--redo`
+trains again anyway. Everything else a run writes stays in `--work-dir` (ignored by git).
+"""
+
+import argparse
+import concurrent.futures
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+
+from datasets import DATASET_NAMES  # noqa: E402
+from training import EXPERIMENTS, default_data_dir  # noqa: E402
+from training.files import write_atomically  # noqa: E402
+
+DEFAULT_NETWORK = "siamese-contrastive"   # the README's first command: its GIF is Fig. 1
+SEED = 0
+SOURCE_FOLDERS = ("training", "networks", "losses", "datasets", "plotting")
+README_MARKERS = ("<!-- results:start -->", "<!-- results:end -->")
+COLUMNS = [("network", "network"), ("dataset", "data set"), ("epochs", "epochs"),
+           ("knn_accuracy", "5-NN accuracy"), ("precision_at_1", "precision@1"),
+           ("map_at_r", "MAP@R"), ("train_seconds", "training seconds"), ("device", "device")]
+
+
+def source_hash():
+    """A hash of train.py and every Python file of the packages a run imports."""
+    digest = hashlib.sha256()
+    files = [os.path.join(ROOT, "train.py")]
+    for folder in SOURCE_FOLDERS:
+        for directory, _, names in os.walk(os.path.join(ROOT, folder)):
+            files += [os.path.join(directory, name) for name in names if name.endswith(".py")]
+    for path in sorted(files):
+        digest.update(os.path.relpath(path, ROOT).encode())
+        with open(path, "rb") as f:
+            digest.update(f.read())
+    return digest.hexdigest()[:16]
+
+
+def commit():
+    """The checked-out commit, marked when the working tree differs from it."""
+    def git(*args):
+        return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
+    head = git("rev-parse", "--short", "HEAD") or "unknown"
+    return head + (" + uncommitted changes" if git("status", "--porcelain", "--untracked-files=no") else "")
+
+
+def train_options(network, dataset):
+    """The options of a run, apart from where its files go."""
+    return [network, dataset, "--seed", str(SEED)] + (["--animation"] if network == DEFAULT_NETWORK else [])
+
+
+def run_one(network, dataset, work_dir, data_dir, stamp, redo):
+    """Train one network on one data set unless its outputs are current; its results row."""
+    folder = os.path.join(work_dir, f"{network}-{dataset}")
+    metrics_path = os.path.join(folder, f"{network}-{dataset}-metrics.json")
+    stamp_path = os.path.join(folder, "stamp.json")
+    wanted = {"source": stamp, "options": train_options(network, dataset)}
+    if not redo and os.path.isfile(stamp_path) and os.path.isfile(metrics_path):
+        with open(stamp_path) as f:
+            if json.load(f) == wanted:
+                return results_row(metrics_path), folder, True
+    os.makedirs(folder, exist_ok=True)
+    command = [sys.executable, os.path.join(ROOT, "train.py"), *wanted["options"],
+               "--output", folder, "--data-dir", data_dir]
+    with open(os.path.join(folder, "train.log"), "w") as log:
+        finished = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT)
+    if finished.returncode != 0:
+        raise RuntimeError(f"{network} on {dataset} failed (exit {finished.returncode}); "
+                           f"see {os.path.join(folder, 'train.log')}")
+    write_atomically(stamp_path, json.dumps(wanted).encode())
+    return results_row(metrics_path), folder, False
+
+
+def results_row(metrics_path):
+    with open(metrics_path) as f:
+        document = json.load(f)
+    if not document["complete"]:
+        raise RuntimeError(f"{metrics_path} records an incomplete run")
+    final, configuration = document["final"], document["configuration"]
+    return {"network": configuration["network"], "dataset": configuration["dataset"],
+            "epochs": document["epochs_completed"],
+            **{key: final[key] for key in ("knn_accuracy", "precision_at_1", "map_at_r")},
+            "train_seconds": round(sum(row["train_seconds"] for row in document["epochs"]), 1),
+            "device": document["environment"]["device"]}
+
+
+def copy_figures(network, dataset, folder, output):
+    names = ["testing-set-embedding.png"]
+    if network == DEFAULT_NETWORK:
+        names.append("latent-space-development.gif")
+    for name in names:
+        source = os.path.join(folder, f"{network}-{dataset}-{name}")
+        with open(source, "rb") as f:
+            write_atomically(os.path.join(output, os.path.basename(source)), f.read())
+
+
+def table_order(key):
+    network, dataset = key
+    networks, datasets = list(EXPERIMENTS), list(DATASET_NAMES)
+    return (networks.index(network) if network in networks else len(networks),
+            datasets.index(dataset) if dataset in datasets else len(datasets))
+
+
+def markdown_table(rows):
+    def cell(key, value):
+        return f"{value:.4f}" if key in ("knn_accuracy", "precision_at_1", "map_at_r") else str(value)
+    lines = ["| " + " | ".join(label for _, label in COLUMNS) + " |",
+             "|" + "---|" * len(COLUMNS)]
+    lines += ["| " + " | ".join(cell(key, row[key]) for key, _ in COLUMNS) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def results_markdown(rows, provenance):
+    return (f"{markdown_table(rows)}\n\nProduced by `{provenance['command']}` at commit "
+            f"{provenance['commit']} ({provenance['machine']}); every run: the default options, "
+            f"`--seed {SEED}`. Test-set metrics after the last epoch; 5-NN accuracy with the "
+            f"training set as reference.\n")
+
+
+def gallery(rows):
+    """A markdown table of the test-set figures, a row per network and a column per data set."""
+    networks = list(dict.fromkeys(row["network"] for row in rows))
+    datasets = list(dict.fromkeys(row["dataset"] for row in rows))
+    done = {(row["network"], row["dataset"]) for row in rows}
+    lines = ["| network | " + " | ".join(datasets) + " |", "|---|" + "---|" * len(datasets)]
+    for network in networks:
+        cells = [f"![{network} on {dataset}](output/{network}-{dataset}-testing-set-embedding.png)"
+                 if (network, dataset) in done else "" for dataset in datasets]
+        lines.append(f"| `{network}` | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def update_readme(markdown):
+    """Replace the README's table between its results markers (left alone when it has none)."""
+    path = os.path.join(ROOT, "README.md")
+    with open(path) as f:
+        text = f.read()
+    start, end = README_MARKERS
+    if start not in text or end not in text:
+        return False
+    before, rest = text.split(start, 1)
+    after = rest.split(end, 1)[1]
+    write_atomically(path, f"{before}{start}\n{markdown}{end}{after}".encode())
+    return True
+
+
+def parse_args(argv):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
+                                     formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    parser.add_argument("--networks", default=",".join(EXPERIMENTS),
+                        help="comma-separated networks to run")
+    parser.add_argument("--datasets", default=",".join(DATASET_NAMES),
+                        help="comma-separated data sets to run")
+    parser.add_argument("--redo", action="store_true", help="train again even when outputs are current")
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
+                        help="runs at a time (each uses one CPU thread)")
+    parser.add_argument("--data-dir", default=default_data_dir(), help="as train.py's --data-dir")
+    parser.add_argument("--work-dir", default=os.path.join(ROOT, "tmp", "figures"),
+                        help="where each run's own files go")
+    parser.add_argument("--output", default=os.path.join(ROOT, "output"),
+                        help="where the README's figures and results go (the README's table is "
+                             "updated only for this default)")
+    parser.add_argument("--diagram", default=os.path.join(ROOT, "diagrams", "architectures.png"),
+                        help="where the architecture diagram goes")
+    args = parser.parse_args(argv)
+    for name, known, given in (("network", list(EXPERIMENTS), args.networks),
+                               ("data set", list(DATASET_NAMES), args.datasets)):
+        unknown = [item for item in given.split(",") if item not in known]
+        if unknown:
+            parser.error(f"unknown {name} {', '.join(unknown)}; choose from {', '.join(known)}")
+    if args.jobs < 1:
+        parser.error("--jobs must be at least 1")
+    return args
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    runs = [(network, dataset) for dataset in args.datasets.split(",")
+            for network in args.networks.split(",")]
+    stamp = source_hash()
+    os.makedirs(args.output, exist_ok=True)
+    started = time.perf_counter()
+    rows = {}
+    with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        futures = {pool.submit(run_one, network, dataset, args.work_dir, args.data_dir, stamp, args.redo):
+                   (network, dataset) for network, dataset in runs}
+        print(f"{len(runs)} runs, {args.jobs} at a time; logs in {args.work_dir}", flush=True)
+        for done, future in enumerate(concurrent.futures.as_completed(futures), start=1):
+            network, dataset = futures[future]
+            row, folder, skipped = future.result()
+            copy_figures(network, dataset, folder, args.output)
+            rows[network, dataset] = row
+            print(f"[{done}/{len(runs)}] {network} on {dataset}: "
+                  f"{'current, skipped' if skipped else 'trained'}, 5-NN accuracy "
+                  f"{row['knn_accuracy']:.4f}  ({time.perf_counter() - started:.0f} s so far)", flush=True)
+
+    # A subset run updates its rows of the table and keeps the others.
+    results_path = os.path.join(args.output, "results.json")
+    if os.path.isfile(results_path):
+        with open(results_path) as f:
+            for row in json.load(f)["runs"]:
+                rows.setdefault((row["network"], row["dataset"]), row)
+    ordered = [rows[key] for key in sorted(rows, key=table_order)]
+    provenance = {"commit": commit(), "command": "python scripts/make_figures.py " + " ".join(argv or sys.argv[1:]),
+                  "machine": f"{os.cpu_count()} CPU cores, {ordered[0]['device']}", "seed": SEED}
+    markdown = results_markdown(ordered, provenance)
+    write_atomically(os.path.join(args.output, "results.md"), markdown.encode())
+    write_atomically(results_path,
+                     (json.dumps({**provenance, "runs": ordered}, indent=2) + "\n").encode())
+    import draw_architectures
+    draw_architectures.main(["--output", args.diagram])
+    readme = update_readme(f"{gallery(ordered)}\n{markdown}") if args.output == os.path.join(ROOT, "output") else False
+    print(f"wrote {args.output}/results.md and results.json"
+          + (", and the table in README.md" if readme else ""))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,37 @@
+import os
+import subprocess
+import sys
+
+import imageio.v3 as iio
+
+from conftest import ROOT
+from training import EXPERIMENTS
+
+sys.path.insert(0, os.path.join(ROOT, "scripts"))
+import draw_architectures  # noqa: E402
+
+
+def texts_of(axes):
+    return " ".join(text.get_text() for text in axes.texts)
+
+
+def test_one_row_per_registered_network_with_its_layers_read_off_the_model():
+    figure = draw_architectures.architectures_figure(latent_dims=7)
+    rows = figure.axes
+    assert len(rows) == len(EXPERIMENTS)
+    for axes, name in zip(rows, EXPERIMENTS):
+        text = texts_of(axes)
+        assert name in text
+        assert "conv 1→6, 5×5 · PReLU · max-pool 2" in text
+        assert "linear 128→7" in text  # the latent size given, not a drawn-in constant
+    assert "linear 7→10" in texts_of(rows[list(EXPERIMENTS).index("embedding-classification")])
+    triplet = texts_of(rows[list(EXPERIMENTS).index("triplet-loss-net")])
+    assert all(word in triplet for word in ("anchor", "positive", "negative", "shared weights"))
+
+
+def test_the_script_writes_a_png(tmp_path):
+    output = tmp_path / "architectures.png"
+    subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "draw_architectures.py"),
+                    "--output", str(output)], check=True, capture_output=True)
+    image = iio.imread(output)
+    assert image.shape[0] > 400 and image.shape[1] > 800

@@ -1,0 +1,55 @@
+"""scripts/make_figures.py end to end on a tiny data set (two networks, one data set)."""
+
+import json
+import os
+import subprocess
+import sys
+
+import imageio.v3 as iio
+
+from conftest import ROOT
+
+
+def make_figures(tiny_data, tmp_path, *options):
+    result = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "scripts", "make_figures.py"),
+         "--networks", "siamese-contrastive,embedding-classification", "--datasets", "MNIST",
+         "--data-dir", tiny_data, "--work-dir", str(tmp_path / "work"),
+         "--output", str(tmp_path / "output"), "--diagram", str(tmp_path / "architectures.png"),
+         *options], capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+def test_figures_table_and_diagram_then_skips_current_runs(tiny_data, tmp_path):
+    first = make_figures(tiny_data, tmp_path)
+    assert first.stdout.count("trained") == 2
+    output = tmp_path / "output"
+    assert sorted(os.listdir(output)) == [
+        "embedding-classification-MNIST-testing-set-embedding.png",
+        "results.json", "results.md",
+        "siamese-contrastive-MNIST-latent-space-development.gif",
+        "siamese-contrastive-MNIST-testing-set-embedding.png"]
+    assert iio.imread(output / "siamese-contrastive-MNIST-latent-space-development.gif",
+                      index=None).shape[0] == 10  # default epochs, one frame each
+    results = json.loads((output / "results.json").read_text())
+    assert [(row["network"], row["dataset"]) for row in results["runs"]] == [
+        ("embedding-classification", "MNIST"), ("siamese-contrastive", "MNIST")]
+    for row in results["runs"]:
+        assert row["epochs"] == 10 and 0 <= row["knn_accuracy"] <= 1 and row["device"] == "cpu"
+        metrics = json.loads((tmp_path / "work" / f"{row['network']}-MNIST" /
+                              f"{row['network']}-MNIST-metrics.json").read_text())
+        assert row["knn_accuracy"] == metrics["final"]["knn_accuracy"]
+    table = (output / "results.md").read_text()
+    assert "| siamese-contrastive | MNIST | 10 |" in table and "commit" in table
+    assert iio.imread(tmp_path / "architectures.png").shape[1] > 800
+
+    again = make_figures(tiny_data, tmp_path)
+    assert again.stdout.count("current, skipped") == 2
+    assert json.loads((output / "results.json").read_text())["runs"] == results["runs"]
+
+    redone = make_figures(tiny_data, tmp_path, "--redo", "--networks", "siamese-contrastive")
+    assert redone.stdout.count("trained") == 1
+    # Deterministic: the same seed on the same machine gives the same numbers.
+    rerun = json.loads((output / "results.json").read_text())["runs"]
+    assert [row["knn_accuracy"] for row in rerun] == [row["knn_accuracy"] for row in results["runs"]]
