@@ -24,7 +24,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from datasets import load_split  # noqa: E402
 from training import Config, default_data_dir, find_experiment  # noqa: E402
 from training.evaluation import embed, evaluate, silhouette_sample  # noqa: E402
-from training.loop import Progress, resolve_device, train_epoch, validation_loss  # noqa: E402
+from training.interruption import Interruption  # noqa: E402
+from training.loop import Progress, one_cycle_schedule, resolve_device, train_epoch, validation_loss  # noqa: E402
 from training.metrics import knn_accuracy, retrieval_scores, silhouette  # noqa: E402
 
 
@@ -60,6 +61,7 @@ def main():
     model = experiment.make_model(config).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     sampler = experiment.make_sampler(train.labels, config)
+    schedule = one_cycle_schedule(optimizer, config.lr, total_steps=(args.repeats + 1) * args.train_batches)
     validation_batches = experiment.make_sampler(test.labels, config).epoch(torch.Generator().manual_seed(1))
     sample = silhouette_sample(len(test), 2)
     generator = torch.Generator().manual_seed(0)
@@ -69,9 +71,10 @@ def main():
                                    "embed test set", "k-NN accuracy", "precision@1 + MAP@R",
                                    "silhouette", "evaluate() in all", "full evaluation")}
     for repeat in range(args.repeats + 1):  # the first round warms up and is not counted
-        with Progress(len(batches), enabled=False) as progress:
-            seconds, _ = timed(lambda: train_epoch(model, experiment, train, batches, optimizer, config,
-                                                   1, progress, lambda *_: None), device)
+        with Progress(len(batches), enabled=False) as progress, Interruption() as interruption:
+            seconds, _ = timed(lambda: train_epoch(model, experiment, train, batches, optimizer, schedule,
+                                                   config, 1, progress, lambda *_: None, interruption),
+                               device)
         parts = {"training epoch (scaled)": seconds * len(sampler) / len(batches)}
         parts["validation loss"], _ = timed(
             lambda: validation_loss(model, experiment, test, validation_batches, config), device)
