@@ -78,3 +78,25 @@ def test_vae_gradients_reach_the_encoder_through_the_sample():
     logits.sum().backward()  # the decoder's output alone: only the sample links it to the encoder
     first_conv = model.encoder.features[0]
     assert first_conv.weight.grad is not None and first_conv.weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("shape", [(3, 6, 24, 24), (2, 16, 8, 8), (2, 4, 7, 9), (5, 1, 3, 2)])
+def test_fast_max_pool_without_autograd_equals_torch_pooling(shape):
+    from networks.embedding_net import MaxPool2x2
+    torch.manual_seed(0)
+    x = torch.randn(shape)
+    x[0, 0, :2, :2] = 1.0  # a tie inside one window
+    with torch.no_grad():
+        fast = MaxPool2x2()(x)
+    assert torch.equal(fast, torch.nn.functional.max_pool2d(x, 2))
+    with torch.inference_mode():
+        assert torch.equal(MaxPool2x2()(x), fast)
+
+
+def test_embedding_is_the_same_with_and_without_autograd():
+    torch.manual_seed(0)
+    model = EmbeddingNet(2)
+    images = torch.randn(8, 1, 28, 28)
+    with torch.inference_mode():
+        fast = model(images)
+    assert torch.equal(fast, model(images).detach())
