@@ -2,8 +2,9 @@
 
     python scripts/draw_architectures.py [--output diagrams/architectures.png]
 
-One row per registered network: the batch its sampler draws (the names come from the
-sampler's docstring, e.g. "Batches `(anchor, positive, negative)`"), the networks it runs
+One row per registered network: the batch its sampler draws (the names and the caption come
+from the first sentence of the sampler's docstring, "Batches `(anchor, positive, negative)`:
+<caption>."), the networks it runs
 (every layer read off the instantiated nn.Module), and its loss (the registry's summary).
 A trunk that several inputs pass through is drawn once: its weights are shared.
 """
@@ -65,18 +66,19 @@ def formula_lines(module):
 
 
 def batch_inputs(experiment, config):
-    """Names of the image inputs of one batch, read from the sampler's docstring."""
+    """(image input names, target names, caption) of one batch, read from the sampler's
+    docstring: "Batches `(name, ...)`: caption." (no caption if it does not read so)."""
     labels = torch.arange(40) % 10
     sampler = experiment.make_sampler(labels, config)
     batch = sampler.epoch(torch.Generator().manual_seed(0))[0]
-    doc = type(sampler).__doc__ or ""
+    doc = " ".join((type(sampler).__doc__ or "").split("\n\n")[0].split())
     match = re.search(r"`\(([^)]*)\)`", doc)
     names = [n.strip() for n in match.group(1).split(",") if n.strip()] if match else []
     names = names if len(names) == len(batch) else [f"input {i + 1}" for i in range(len(batch))]
     images = [name for name, column in zip(names, batch) if not column.is_floating_point()]
     targets = [name for name, column in zip(names, batch) if column.is_floating_point()]
-    summary = (doc.split(":", 1)[1] if ":" in doc.split("\n")[0] else doc).split(".")[0].strip()
-    return images, targets, " ".join(summary.split())
+    caption = re.match(r"Batches `\([^)]*\)`: (.*?)\.?$", doc)
+    return images, targets, caption.group(1) if caption else ""
 
 
 def model_parts(model):
@@ -107,7 +109,7 @@ def draw_row(axes, name, experiment, config):
     axes.set_ylim(0, 1)
     axes.axis("off")
     model = experiment.make_model(config)
-    images, targets, batch_summary = batch_inputs(experiment, config)
+    images, targets, caption = batch_inputs(experiment, config)
     trunk, heads = model_parts(model)
     axes.text(0.0, 0.98, f"{name}  ({type(model).__name__})", fontsize=11, fontweight="bold", va="top")
 
@@ -118,8 +120,9 @@ def draw_row(axes, name, experiment, config):
         y = 0.8 - (i + 1) * slot + 0.02
         box(axes, 0.0, y, 0.12, slot - 0.04, image, [], COLOURS["input"])
         input_centres.append((0.12, y + (slot - 0.04) / 2))
-    axes.text(0.0, 0.03, batch_summary + (f"; target: {', '.join(targets)}" if targets else ""),
-              fontsize=7, style="italic", va="bottom", wrap=True)
+    axes.text(0.0, 0.03, "; ".join(([caption] if caption else [])
+                                   + ([f"target: {', '.join(targets)}"] if targets else [])),
+              fontsize=7, style="italic", va="bottom")
 
     # The trunk, drawn once: every input goes through the same weights.
     shared = " (shared weights)" if len(images) > 1 else ""

@@ -5,7 +5,7 @@ import sys
 import imageio.v3 as iio
 
 from conftest import ROOT
-from training import EXPERIMENTS
+from training import EXPERIMENTS, Config
 
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 import draw_architectures  # noqa: E402
@@ -36,3 +36,13 @@ def test_the_script_writes_a_png(tmp_path):
                     "--output", str(output)], check=True, capture_output=True)
     image = iio.imread(output)
     assert image.shape[0] > 400 and image.shape[1] > 800
+
+
+def test_every_batch_caption_is_a_short_phrase():
+    for name, experiment in EXPERIMENTS.items():
+        images, _, caption = draw_architectures.batch_inputs(experiment, Config(name, "MNIST"))
+        assert images and caption, name
+        assert len(caption) <= 90 and "`" not in caption and not caption.startswith("Batches"), caption
+        assert ". " not in caption and not caption.endswith("."), caption
+    _, _, vae_caption = draw_architectures.batch_inputs(EXPERIMENTS["vae"], Config("vae", "MNIST"))
+    assert "classification" not in vae_caption
