@@ -78,7 +78,7 @@ class _EpochSampler:
 
 
 class IndexSampler(_EpochSampler):
-    """Batches `(indices,)` of a random permutation of the split: plain classification."""
+    """Batches `(indices,)`: every image once, in a random order."""
 
     def epoch(self, generator):
         return self._batches(torch.randperm(self.size, generator=generator))
@@ -111,7 +111,7 @@ class TripletSampler(_EpochSampler):
 
 
 class BalancedBatchSampler:
-    """Batches `(indices,)` of P classes x K images each, for mining pairs and triplets online.
+    """Batches `(indices,)`: P classes x K images each, for mining pairs and triplets online.
 
     Each batch draws `classes_per_batch` (P) distinct classes, with probability growing with
     a class's size (`torch.multinomial` without replacement), and takes the next

@@ -3,7 +3,7 @@
 import imageio.v3 as iio
 
 from .render import figure_to_rgb
-from .scatter import axis_limits, embedding_figure, to_2d
+from .scatter import axis_limits, embedding_figure, embedding_title, to_2d
 
 
 def latent_space_figures(frames, labels, class_names, title):
@@ -12,8 +12,7 @@ def latent_space_figures(frames, labels, class_names, title):
     projected = [to_2d(points) for _, points in frames]
     limits = axis_limits([points for points, _ in projected])
     for (caption, _), (points, projection) in zip(frames, projected):
-        note = f" ({projection})" if projection else ""
-        yield embedding_figure(points, labels, class_names, f"{title}{note}\n{caption}",
+        yield embedding_figure(points, labels, class_names, embedding_title(title, caption, projection),
                                limits=limits, size=6.0)
 
 

@@ -1,5 +1,7 @@
 """Scatter plots of a latent space: one fixed colour per class, class names in the legend."""
 
+import textwrap
+
 import matplotlib.pyplot as plt
 import numpy as np
 
@@ -35,8 +37,16 @@ def axis_limits(point_sets, pad=0.05):
     return tuple((lo - pad * s, hi + pad * s) for lo, hi, s in zip(low, high, span))
 
 
+def embedding_title(subject, detail, projection=None):
+    """A scatter's title on short lines: what was trained on what ('net on MNIST'); the split,
+    epoch and score; how the points were drawn (see to_2d), if not as they are."""
+    return "\n".join([subject, detail] + ([f"({projection})"] if projection else []))
+
+
 def embedding_figure(points, labels, class_names, title, limits=None, size=7.0):
-    """A scatter of 2-D `points` coloured by `labels`; returns the matplotlib figure."""
+    """A scatter of 2-D `points` coloured by `labels`; returns the matplotlib figure.
+
+    A title line too wide for the figure is wrapped, so that no title is ever cut off."""
     figure, axes = plt.subplots(figsize=(size, size))
     labels = np.asarray(labels)
     marker_size = 4 if len(points) > 20000 else 6
@@ -48,10 +58,28 @@ def embedding_figure(points, labels, class_names, title, limits=None, size=7.0):
     if limits is not None:
         axes.set_xlim(*limits[0])
         axes.set_ylim(*limits[1])
-    axes.set_title(title)
+    title = axes.set_title(title)
     legend = axes.legend(loc="upper right", markerscale=12 / marker_size, fontsize="small",
                          framealpha=0.8)
     for handle in legend.legend_handles:
         handle.set_alpha(1.0)
-    figure.tight_layout()
+    _fit_title(figure, axes, title)
     return figure
+
+
+def _fit_title(figure, axes, title, margin=4):
+    """Lay the figure out, wrapping the title's lines until the title, centred on the axes,
+    lies inside the figure with `margin` pixels to spare on either side."""
+    renderer = figure.canvas.get_renderer()
+    for _ in range(6):
+        figure.tight_layout()
+        width = title.get_window_extent(renderer).width
+        axes_box = axes.get_window_extent(renderer)
+        centre = (axes_box.x0 + axes_box.x1) / 2
+        room = 2 * (min(centre - figure.bbox.x0, figure.bbox.x1 - centre) - margin)
+        if width <= room:
+            return
+        lines = title.get_text().splitlines()
+        columns = max(8, int(max(map(len, lines)) * room / width) - 1)
+        title.set_text("\n".join(textwrap.fill(line, columns, break_on_hyphens=False) for line in lines))
+    figure.tight_layout()

@@ -2,10 +2,12 @@
 
     python scripts/draw_architectures.py [--output diagrams/architectures.png]
 
-One row per registered network: the batch its sampler draws (the names come from the
-sampler's docstring, e.g. "Batches `(anchor, positive, negative)`"), the networks it runs
+One row per registered network: the batch its sampler draws (the names and the caption come
+from the first sentence of the sampler's docstring, "Batches `(anchor, positive, negative)`:
+<caption>."), the networks it runs
 (every layer read off the instantiated nn.Module), and its loss (the registry's summary).
-A trunk that several inputs pass through is drawn once: its weights are shared.
+A trunk that several inputs pass through is drawn once: its weights are shared. A box's
+text that would spill out of it is drawn smaller until it fits.
 """
 
 import argparse
@@ -19,6 +21,7 @@ from torch import nn
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from matplotlib.patches import FancyArrowPatch, FancyBboxPatch  # noqa: E402
+from matplotlib.transforms import offset_copy  # noqa: E402
 
 from networks import EmbeddingNet  # noqa: E402
 from plotting import figure_to_png  # noqa: E402
@@ -28,6 +31,7 @@ from training.files import write_atomically  # noqa: E402
 
 COLOURS = {"input": "#e8f1fb", "trunk": "#fdf0d5", "head": "#e6f4ea", "loss": "#fbe4e4"}
 ROW_HEIGHT = 2.3  # inches
+BOX_BOTTOM, BOX_HEIGHT = 0.22, 0.56  # the trunk's, the heads' and the loss's, in the row's axes
 
 
 def layer_line(module):
@@ -65,18 +69,19 @@ def formula_lines(module):
 
 
 def batch_inputs(experiment, config):
-    """Names of the image inputs of one batch, read from the sampler's docstring."""
+    """(image input names, target names, caption) of one batch, read from the sampler's
+    docstring: "Batches `(name, ...)`: caption." (no caption if it does not read so)."""
     labels = torch.arange(40) % 10
     sampler = experiment.make_sampler(labels, config)
     batch = sampler.epoch(torch.Generator().manual_seed(0))[0]
-    doc = type(sampler).__doc__ or ""
+    doc = " ".join((type(sampler).__doc__ or "").split("\n\n")[0].split())
     match = re.search(r"`\(([^)]*)\)`", doc)
     names = [n.strip() for n in match.group(1).split(",") if n.strip()] if match else []
     names = names if len(names) == len(batch) else [f"input {i + 1}" for i in range(len(batch))]
     images = [name for name, column in zip(names, batch) if not column.is_floating_point()]
     targets = [name for name, column in zip(names, batch) if column.is_floating_point()]
-    summary = (doc.split(":", 1)[1] if ":" in doc.split("\n")[0] else doc).split(".")[0].strip()
-    return images, targets, " ".join(summary.split())
+    caption = re.match(r"Batches `\([^)]*\)`: (.*?)\.?$", doc)
+    return images, targets, caption.group(1) if caption else ""
 
 
 def model_parts(model):
@@ -89,12 +94,36 @@ def model_parts(model):
 
 
 def box(axes, x, y, width, height, title, lines, colour, fontsize=7.5):
-    axes.add_patch(FancyBboxPatch((x, y), width, height, boxstyle="round,pad=0.004,rounding_size=0.01",
-                                  facecolor=colour, edgecolor="#555555", linewidth=0.8))
-    axes.text(x + width / 2, y + height - 0.035, title, ha="center", va="top", fontsize=fontsize + 1,
-              fontweight="bold", wrap=True)
-    axes.text(x + width / 2, y + height - 0.2, "\n".join(lines), ha="center", va="top",
-              fontsize=fontsize, linespacing=1.25)
+    """A rounded box, its bold title at the top and `lines` below it; returns (patch, texts)."""
+    patch = axes.add_patch(FancyBboxPatch((x, y), width, height, facecolor=colour,
+                                          boxstyle="round,pad=0.004,rounding_size=0.01",
+                                          edgecolor="#555555", linewidth=0.8))
+
+    def below_top(points):
+        return offset_copy(axes.transData, axes.figure, y=-points, units="points")
+    top = (x + width / 2, y + height)
+    texts = [axes.text(*top, title, ha="center", va="top", fontsize=fontsize + 1, fontweight="bold",
+                       transform=below_top(4))]
+    if lines:
+        texts.append(axes.text(*top, "\n".join(lines), ha="center", va="top", fontsize=fontsize,
+                               linespacing=1.25, transform=below_top(8 + 2 * fontsize)))
+    return patch, texts
+
+
+def fit_in_boxes(figure, boxes, inset=2):
+    """Shrink each text of `boxes` [(patch, texts)] until it lies `inset` pixels inside its box;
+    call it once the figure is laid out."""
+    renderer = figure.canvas.get_renderer()
+    for patch, texts in boxes:
+        bounds = patch.get_window_extent(renderer).padded(-inset)
+        for text in texts:
+            while text.get_fontsize() > 4 and not contains(bounds, text.get_window_extent(renderer)):
+                text.set_fontsize(text.get_fontsize() * 0.95)
+
+
+def contains(outer, inner):
+    return (outer.x0 <= inner.x0 and inner.x1 <= outer.x1
+            and outer.y0 <= inner.y0 and inner.y1 <= outer.y1)
 
 
 def arrow(axes, start, end):
@@ -103,39 +132,42 @@ def arrow(axes, start, end):
 
 
 def draw_row(axes, name, experiment, config):
+    """One network's row; returns its boxes [(patch, texts)]."""
     axes.set_xlim(-0.005, 1.005)
     axes.set_ylim(0, 1)
     axes.axis("off")
     model = experiment.make_model(config)
-    images, targets, batch_summary = batch_inputs(experiment, config)
+    images, targets, caption = batch_inputs(experiment, config)
     trunk, heads = model_parts(model)
     axes.text(0.0, 0.98, f"{name}  ({type(model).__name__})", fontsize=11, fontweight="bold", va="top")
 
     # Inputs: one box per image input, stacked.
     slot = 0.7 / max(len(images), 1)
-    input_centres = []
+    input_centres, boxes = [], []
     for i, image in enumerate(images):
         y = 0.8 - (i + 1) * slot + 0.02
-        box(axes, 0.0, y, 0.12, slot - 0.04, image, [], COLOURS["input"])
+        boxes.append(box(axes, 0.0, y, 0.12, slot - 0.04, image, [], COLOURS["input"]))
         input_centres.append((0.12, y + (slot - 0.04) / 2))
-    axes.text(0.0, 0.03, batch_summary + (f"; target: {', '.join(targets)}" if targets else ""),
-              fontsize=7, style="italic", va="bottom", wrap=True)
+    axes.text(0.0, 0.03, "; ".join(([caption] if caption else [])
+                                   + ([f"target: {', '.join(targets)}"] if targets else [])),
+              fontsize=7, style="italic", va="bottom")
 
     # The trunk, drawn once: every input goes through the same weights.
     shared = " (shared weights)" if len(images) > 1 else ""
     trunk_lines = layer_lines(trunk) if trunk is not None else []
-    box(axes, 0.2, 0.22, 0.26, 0.56, f"EmbeddingNet{shared}", trunk_lines, COLOURS["trunk"])
+    boxes.append(box(axes, 0.2, BOX_BOTTOM, 0.26, BOX_HEIGHT, f"EmbeddingNet{shared}", trunk_lines,
+                     COLOURS["trunk"]))
     for centre in input_centres:
         arrow(axes, centre, (0.2, 0.49))
 
     # Heads after the trunk, each with its own layers.
     previous = (0.46, 0.49)
     if heads:
-        height = min(0.74 / len(heads), 0.4)
-        top = 0.49 + height * len(heads) / 2
+        height = (BOX_HEIGHT + 0.04) / len(heads)
         for i, (head_name, head) in enumerate(heads):
-            y = top - (i + 1) * height + 0.02
-            box(axes, 0.53, y, 0.22, height - 0.04, head_name, layer_lines(head), COLOURS["head"])
+            y = BOX_BOTTOM + BOX_HEIGHT - (i + 1) * height + 0.04
+            boxes.append(box(axes, 0.53, y, 0.22, height - 0.04, head_name, layer_lines(head),
+                             COLOURS["head"]))
             arrow(axes, (0.46, 0.49), (0.53, y + (height - 0.04) / 2))
         previous = (0.75, 0.49)
     formulas = formula_lines(model)
@@ -144,8 +176,10 @@ def draw_row(axes, name, experiment, config):
     latent = f"latent: {config.latent_dims} dims"
     axes.text(0.495, 0.9, latent, ha="center", fontsize=7)
 
-    box(axes, 0.81, 0.32, 0.19, 0.34, "loss", [line for line in _wrap(experiment.summary, 30)], COLOURS["loss"])
+    boxes.append(box(axes, 0.81, BOX_BOTTOM, 0.19, BOX_HEIGHT, "loss", _wrap(experiment.summary, 30),
+                     COLOURS["loss"]))
     arrow(axes, previous, (0.81, 0.49))
+    return boxes
 
 
 def _wrap(text, width):
@@ -162,11 +196,13 @@ def _wrap(text, width):
 def architectures_figure(latent_dims=2):
     names = list(EXPERIMENTS)
     figure, rows = plt.subplots(len(names), 1, figsize=(12, ROW_HEIGHT * len(names)))
+    boxes = []
     for axes, name in zip(list(rows) if len(names) > 1 else [rows], names):
-        draw_row(axes, name, EXPERIMENTS[name], Config(name, "MNIST", latent_dims=latent_dims))
+        boxes += draw_row(axes, name, EXPERIMENTS[name], Config(name, "MNIST", latent_dims=latent_dims))
     figure.suptitle("Architectures (generated from training/registry.py by scripts/draw_architectures.py)",
                     fontsize=10)
     figure.tight_layout(rect=(0, 0, 1, 0.985))
+    fit_in_boxes(figure, boxes)
     return figure
 
 

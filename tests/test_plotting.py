@@ -4,8 +4,12 @@ import numpy as np
 import pytest
 
 from datasets.mnist import CLASS_NAMES
-from plotting import (CLASS_COLOURS, embedding_figure, latent_space_figures, latent_space_gif,
-                      stats_figure)
+from plotting import (CLASS_COLOURS, embedding_figure, embedding_title, latent_space_figures,
+                      latent_space_gif, stats_figure)
+from plotting.render import plt
+from training import EXPERIMENTS
+
+LONGEST_TITLE = f"{max(EXPERIMENTS, key=len)} on FashionMNIST"
 
 
 def scatter_colours(figure):
@@ -50,6 +54,51 @@ def test_gif_of_higher_dimensions_says_it_is_a_projection():
     frames = [("epoch 1", rng.normal(size=(50, 6)))]
     (figure,) = latent_space_figures(frames, rng.integers(0, 10, 50), CLASS_NAMES["MNIST"], "t")
     assert "PCA projection of 6-D embedding" in figure.axes[0].get_title()
+
+
+def title_box_and_figure_box(figure, dpi):
+    """The title's drawn extent and the figure's, in pixels at `dpi` (as the files are written)."""
+    figure.set_dpi(dpi)
+    figure.canvas.draw()
+    box = figure.axes[0].title.get_window_extent(figure.canvas.get_renderer())
+    plt.close(figure)
+    return box, figure.bbox
+
+
+def assert_inside(box, bounds):
+    assert bounds.x0 <= box.x0 and box.x1 <= bounds.x1, (box, bounds)
+    assert bounds.y0 <= box.y0 and box.y1 <= bounds.y1, (box, bounds)
+
+
+def test_the_longest_scatter_title_fits_unwrapped_inside_the_figure():
+    rng = np.random.default_rng(4)
+    title = embedding_title(LONGEST_TITLE, "Testing set, epoch 100, 5-NN accuracy 0.883",
+                            "PCA projection of 128-D embedding")
+    figure = embedding_figure(rng.normal(size=(200, 2)), rng.integers(0, 10, 200),
+                              CLASS_NAMES["FashionMNIST"], title)
+    assert figure.axes[0].get_title() == title  # short lines: nothing needed wrapping
+    assert_inside(*title_box_and_figure_box(figure, dpi=100))
+
+
+def test_the_longest_gif_frame_title_fits_inside_the_frame():
+    rng = np.random.default_rng(5)
+    frames = [("epoch 100, batch 1200", rng.normal(size=(200, 64)))]
+    (figure,) = latent_space_figures(frames, rng.integers(0, 10, 200), CLASS_NAMES["FashionMNIST"],
+                                     LONGEST_TITLE)
+    assert figure.axes[0].get_title().splitlines() == [
+        LONGEST_TITLE, "epoch 100, batch 1200", "(PCA projection of 64-D embedding)"]
+    assert_inside(*title_box_and_figure_box(figure, dpi=80))
+
+
+def test_a_title_line_too_wide_for_the_figure_is_wrapped_not_cut_off():
+    rng = np.random.default_rng(6)
+    title = (f"Testing set: {LONGEST_TITLE}, epoch 10, 5-NN accuracy 0.883, and a tail of words "
+             f"long enough to need three lines\n(PCA projection of 128-D embedding)")
+    for size, dpi in ((7.0, 100), (6.0, 80), (3.0, 100)):
+        figure = embedding_figure(rng.normal(size=(50, 2)), rng.integers(0, 10, 50),
+                                  CLASS_NAMES["FashionMNIST"], title, size=size)
+        assert " ".join(figure.axes[0].get_title().split()) == " ".join(title.split())
+        assert_inside(*title_box_and_figure_box(figure, dpi))
 
 
 def test_ten_frames_of_a_full_test_set_make_a_small_gif():

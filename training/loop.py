@@ -16,7 +16,8 @@ import torch
 from tqdm import tqdm
 
 from datasets import DatasetError, canonical_dataset_name, load_split, DATASET_NAMES
-from plotting import embedding_figure, figure_to_png, latent_space_gif, stats_figure, to_2d
+from plotting import (embedding_figure, embedding_title, figure_to_png, latent_space_gif, stats_figure,
+                      to_2d)
 
 from .checkpoint import load_checkpoint, restore, save_checkpoint
 from .errors import NonFiniteLossError, RunError, WriteError, out_of_memory_explained
@@ -285,13 +286,13 @@ def figures(config, train, test, train_embedding, test_embedding, history, frame
     """{file key: a function that renders its PNG or GIF bytes} for the last epoch of `history`."""
     title = f"{config.network} on {canonical_dataset_name(config.dataset)}"
     last = history[-1]
-    caption = f"{title}, epoch {last['epoch']}, 5-NN accuracy {last['knn_accuracy']:.3f}"
+    caption = f"epoch {last['epoch']}, 5-NN accuracy {last['knn_accuracy']:.3f}"
 
     def embedding_png(name, split, embedding):
         points, projection = to_2d(embedding.cpu().numpy())
         return figure_to_png(embedding_figure(points, split.labels.cpu().numpy(), split.class_names,
-                                              f"{name.capitalize()} set: {caption}"
-                                              + (f"\n({projection})" if projection else "")))
+                                              embedding_title(title, f"{name.capitalize()} set, {caption}",
+                                                              projection)))
     contents = {"training_figure": lambda: embedding_png("training", train, train_embedding),
                 "testing_figure": lambda: embedding_png("testing", test, test_embedding),
                 "stats": lambda: figure_to_png(stats_figure(history, title, METRICS))}

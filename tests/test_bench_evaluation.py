@@ -1,0 +1,23 @@
+"""benchmarks/bench_evaluation.py end to end on a tiny data set, so that it cannot rot.
+
+Only its command line (--data-dir, --repeats, --train-batches, --threads) and its ratio line
+are relied on: its timings mean nothing on tiny data, and the parts it times may change.
+"""
+
+import os
+import re
+import subprocess
+import sys
+
+from conftest import ROOT
+
+
+def test_the_benchmark_runs_on_tiny_data_and_prints_the_ratio(tiny_data):
+    done = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "benchmarks", "bench_evaluation.py"), "--data-dir", tiny_data,
+         "--repeats", "1", "--train-batches", "2", "--threads", "1"],
+        capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    ratio = re.search(r"^full evaluation / training epoch: (\S+)", done.stdout, re.MULTILINE)
+    assert ratio, done.stdout
+    assert float(ratio.group(1)) > 0
