@@ -172,3 +172,28 @@ def test_collapse_is_no_spread_wherever_the_points_are():
     assert is_collapsed(torch.full((100, 2), 50.0) + 1e-7 * torch.randn(100, 2))
     assert not is_collapsed(torch.randn(100, 2) * 0.01)
     assert not is_collapsed(torch.full((100, 2), 50.0) + 0.1 * torch.randn(100, 2))
+
+
+@pytest.mark.parametrize("dims, window", [(2, 4), (2, 64), (3, 16), (12, 8)])
+def test_k_nearest_window_search_is_exact_whether_or_not_it_falls_back(dims, window):
+    # Clustered points far from the origin, as a trained space is: small windows make many
+    # queries fall back to the full search, larger ones answer most from the window.
+    rng = np.random.default_rng(dims + window)
+    centres = rng.normal(size=(6, dims)) * 30 + 100
+    reference = centres[rng.integers(0, 6, 3000)] + rng.normal(size=(3000, dims))
+    query = centres[rng.integers(0, 6, 400)] + rng.normal(size=(400, dims))
+    found = k_nearest(torch.from_numpy(query).float(), torch.from_numpy(reference).float(), 5,
+                      window=window, chunk_size=97)
+    distances = ((query[:, None, :] - reference[None]) ** 2).sum(2)  # float64
+    exact = np.sort(distances, axis=1)[:, :5]
+    # Above 8 dimensions the full search uses the matrix-product expansion: close, not exact.
+    np.testing.assert_allclose(np.take_along_axis(distances, found.numpy(), axis=1), exact,
+                               rtol=1e-6 if dims <= 8 else 1e-3)
+
+
+def test_squared_distances_stay_exact_far_from_the_origin():
+    # |q|^2 + |r|^2 - 2 q.r in float32 loses distances of 1e-3 between points near (300, 300).
+    queries = torch.tensor([[300.0, 300.0]])
+    references = torch.tensor([[300.001, 300.0], [300.0, 300.002], [299.9, 300.0]])
+    expected = ((queries.double() - references.double()) ** 2).sum(1)
+    torch.testing.assert_close(squared_distances(queries, references)[0].double(), expected, rtol=1e-3, atol=0)
