@@ -84,10 +84,9 @@ def one_epoch(pipeline, network, batch_size, samples, data_dir, device):
 def suite_epoch(model, config, samples, device):
     from datasets import load_split
     from training import find_experiment
-    from training.loop import Progress, configure_threads, one_cycle_schedule, train_epoch
+    from training.loop import Progress, one_cycle_schedule, train_epoch
     from training.interruption import Interruption
 
-    configure_threads()
     split = load_split("MNIST", config.data_dir, train=True, device=device)
     split.images, split.labels = split.images[:samples], split.labels[:samples]
     experiment = find_experiment(config.network)

@@ -3,8 +3,9 @@
     python scripts/make_figures.py [--networks a,b] [--datasets MNIST] [--redo] [--jobs 2]
 
 Trains every registered network on every data set with the default settings and a fixed
-seed (one `train.py` process per run, `--jobs` at a time: each trains on one thread, so two
-jobs use a 2-core machine fully), then writes into output/:
+seed (one `train.py` process per run, `--jobs` at a time, each with its share of the CPU
+cores as torch threads: separate runs use cores better than threads within one run), then
+writes into output/:
 
 - `<network>-<dataset>-testing-set-embedding.png` for every run;
 - `<network>-<dataset>-latent-space-development.gif` for the default network on each data set;
@@ -71,12 +72,14 @@ def train_options(network, dataset):
     return [network, dataset, "--seed", str(SEED)] + (["--animation"] if network == DEFAULT_NETWORK else [])
 
 
-def run_one(network, dataset, work_dir, data_dir, stamp, redo):
+def run_one(network, dataset, work_dir, data_dir, stamp, redo, threads):
     """Train one network on one data set unless its outputs are current; its results row."""
     folder = os.path.join(work_dir, f"{network}-{dataset}")
     metrics_path = os.path.join(folder, f"{network}-{dataset}-metrics.json")
     stamp_path = os.path.join(folder, "stamp.json")
-    wanted = {"source": stamp, "options": train_options(network, dataset)}
+    # The thread count is part of what made the numbers: float sums split across threads
+    # round differently.
+    wanted = {"source": stamp, "options": train_options(network, dataset), "threads": threads}
     if not redo and os.path.isfile(stamp_path) and os.path.isfile(metrics_path):
         with open(stamp_path) as f:
             if json.load(f) == wanted:
@@ -85,7 +88,8 @@ def run_one(network, dataset, work_dir, data_dir, stamp, redo):
     command = [sys.executable, os.path.join(ROOT, "train.py"), *wanted["options"],
                "--output", folder, "--data-dir", data_dir]
     with open(os.path.join(folder, "train.log"), "w") as log:
-        finished = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT)
+        finished = subprocess.run(command, stdout=log, stderr=subprocess.STDOUT,
+                                  env={**os.environ, "OMP_NUM_THREADS": str(threads)})
     if finished.returncode != 0:
         raise RuntimeError(f"{network} on {dataset} failed (exit {finished.returncode}); "
                            f"see {os.path.join(folder, 'train.log')}")
@@ -175,7 +179,7 @@ def parse_args(argv):
                         help="comma-separated data sets to run")
     parser.add_argument("--redo", action="store_true", help="train again even when outputs are current")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
-                        help="runs at a time (each uses one CPU thread)")
+                        help="runs at a time (default: one per CPU core; each gets cores / jobs threads)")
     parser.add_argument("--data-dir", default=default_data_dir(), help="as train.py's --data-dir")
     parser.add_argument("--work-dir", default=os.path.join(ROOT, "tmp", "figures"),
                         help="where each run's own files go")
@@ -203,8 +207,10 @@ def main(argv=None):
     os.makedirs(args.output, exist_ok=True)
     started = time.perf_counter()
     rows = {}
+    threads = max(1, (os.cpu_count() or 1) // args.jobs)
     with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        futures = {pool.submit(run_one, network, dataset, args.work_dir, args.data_dir, stamp, args.redo):
+        futures = {pool.submit(run_one, network, dataset, args.work_dir, args.data_dir, stamp, args.redo,
+                               threads):
                    (network, dataset) for network, dataset in runs}
         print(f"{len(runs)} runs, {args.jobs} at a time; logs in {args.work_dir}", flush=True)
         for done, future in enumerate(concurrent.futures.as_completed(futures), start=1):

@@ -65,7 +65,6 @@ def run(config, show_progress=True):
     except DatasetError as error:
         raise RunError(str(error)) from None
 
-    configure_threads()
     torch.manual_seed(config.seed)
     model = experiment.make_model(config).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
@@ -202,17 +201,6 @@ def write_results(config, experiment, paths, model, train, test, history, frames
         except OSError as error:
             failures.append(f"{paths[key]} ({error.strerror or error})")
     return written, failures
-
-
-def configure_threads():
-    """One intra-op thread, unless OMP_NUM_THREADS says otherwise.
-
-    These networks are small: splitting a batch's arithmetic across threads gains little, and
-    on a busy machine OpenMP threads spinning on each other made steps several times slower
-    (README.md, Speed).
-    """
-    if "OMP_NUM_THREADS" not in os.environ:
-        torch.set_num_threads(1)
 
 
 def one_cycle_schedule(optimizer, peak_lr, total_steps, steps_done=0):
