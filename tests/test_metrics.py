@@ -99,10 +99,10 @@ def test_retrieval_with_only_classes_of_one_is_nan():
     assert math.isnan(precision_at_1) and math.isnan(map_at_r)
 
 
-def brute_force_retrieval(points, labels):
+def brute_force_retrieval(points, labels, only=None):
     """Sort the others by (distance, same class) in plain Python: ties put other classes first."""
     hits, average_precisions = [], []
-    for query in range(len(points)):
+    for query in range(len(points)) if only is None else only:
         r = sum(1 for j in range(len(points)) if j != query and labels[j] == labels[query])
         if r == 0:
             continue
@@ -128,6 +128,19 @@ def test_retrieval_matches_brute_force_on_a_grid_full_of_ties(seed):
         found = retrieval_scores(torch.tensor(points, dtype=torch.float32), torch.tensor(labels),
                                  chunk_size=chunk_size)
         assert found == pytest.approx(expected)
+
+
+def test_retrieval_from_some_queries_is_the_mean_over_those_queries_alone():
+    rng = random.Random(5)
+    points = [[rng.randrange(5), rng.randrange(5)] for _ in range(120)]
+    labels = [rng.randrange(3) for _ in range(119)] + [7]   # the last one is alone in its class
+    queries = [3, 10, 11, 50, 119]
+    expected = [brute_force_retrieval(points, labels, only=[q]) for q in queries[:-1]]
+    found = retrieval_scores(torch.tensor(points, dtype=torch.float32), torch.tensor(labels),
+                             queries=torch.tensor(queries), chunk_size=2)
+    assert found == pytest.approx((np.mean([p for p, _ in expected]), np.mean([m for _, m in expected])))
+    assert all(math.isnan(score) for score in retrieval_scores(
+        torch.tensor(points, dtype=torch.float32), torch.tensor(labels), queries=torch.tensor([119])))
 
 
 # Points 0, 2 (class 0), 10, 12 (class 1), 100 (class 2, alone):

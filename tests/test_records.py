@@ -15,7 +15,7 @@ from training.evaluation import METRICS
 from networks import ClassificationNet
 
 TIMINGS = {"train_seconds", "evaluation_seconds", "seconds", "samples_per_second"}
-ROW_KEYS = {"epoch", "train_loss", "val_loss", *METRICS, "test_spread", *TIMINGS}
+ROW_KEYS = {"epoch", "train_loss", "val_loss", *METRICS, "retrieval_queries", "test_spread", *TIMINGS}
 
 
 def train(tiny_data, output, *options, network="triplet-loss-net"):
@@ -63,6 +63,20 @@ def test_metrics_json_follows_its_schema(finished):
         assert row["samples_per_second"] > 0 and row["seconds"] >= row["train_seconds"]
     assert document["final"] == document["epochs"][-1]
     assert document["files"]["metrics"].endswith("triplet-loss-net-MNIST-metrics.json")
+
+
+def test_retrieval_takes_a_sample_of_queries_except_after_the_last_epoch(tiny_data, tmp_path, monkeypatch):
+    import training.loop
+    from training.metrics import retrieval_scores
+    monkeypatch.setattr(training.loop, "RETRIEVAL_SAMPLE", 20)
+    config = Config("siamese-contrastive", "MNIST", epochs=2, batch_size=16, lr=0.01, data_dir=str(tiny_data),
+                    output=str(tmp_path))
+    run(config, show_progress=False)
+    rows = read_metrics(tmp_path, "siamese-contrastive")["epochs"]
+    assert [row["retrieval_queries"] for row in rows] == [20, 50]
+    arrays = np.load(tmp_path / "siamese-contrastive-MNIST-embeddings.npz")
+    exact = retrieval_scores(torch.from_numpy(arrays["test_embeddings"]), torch.from_numpy(arrays["test_labels"]))
+    assert (rows[-1]["precision_at_1"], rows[-1]["map_at_r"]) == pytest.approx(exact)
 
 
 def test_embeddings_npz_holds_both_splits_and_agrees_with_the_metrics(finished):

@@ -21,14 +21,20 @@ from plotting import (embedding_figure, embedding_title, figure_to_png, latent_s
 
 from .checkpoint import load_checkpoint, restore, save_checkpoint
 from .errors import NonFiniteLossError, RunError, WriteError, out_of_memory_explained
-from .evaluation import METRICS, embed, evaluate, silhouette_sample
+from .evaluation import METRICS, RETRIEVAL_SAMPLE, SILHOUETTE_SAMPLE, embed, evaluate, fixed_sample
 from .files import write_atomically
 from .interruption import Interrupted, Interruption
 from .record import environment, metrics_document, write_metrics
 from .registry import ALIASES, find_experiment, unknown_name_message
 
+# The validation loss is the mean over the first batches of one draw of test pairs, triplets
+# or images, VALIDATION_ITEMS or a little more: the same items every epoch, so that epochs
+# compare, and 0.1 s rather than 0.4 s for all 10,000 (the evaluation's budget is a fifth of
+# a training epoch).
+VALIDATION_ITEMS = 4096
 VALIDATION_SEED_OFFSET = 1     # validation pairs/triplets come from a generator of their own
-SILHOUETTE_SEED_OFFSET = 2     # and so does the silhouette's sample
+SILHOUETTE_SEED_OFFSET = 2     # and so do the silhouette's sample
+RETRIEVAL_SEED_OFFSET = 3      # and the retrieval queries of all epochs but the last
 
 FILES = {  # what a run writes, after `<output>/<network>-<dataset>-`
     "metrics": "metrics.json",
@@ -71,9 +77,10 @@ def run(config, show_progress=True):
     sampler = experiment.make_sampler(train.labels, config)
     generator = torch.Generator().manual_seed(config.seed)
     # Drawn once, so that the validation loss of every epoch is measured on the same items.
-    validation_batches = experiment.make_sampler(test.labels, config).epoch(
-        torch.Generator().manual_seed(config.seed + VALIDATION_SEED_OFFSET))
-    sample = silhouette_sample(len(test), config.seed + SILHOUETTE_SEED_OFFSET)
+    validation_batches = first_items(experiment.make_sampler(test.labels, config).epoch(
+        torch.Generator().manual_seed(config.seed + VALIDATION_SEED_OFFSET)), VALIDATION_ITEMS)
+    samples = {"silhouette": fixed_sample(len(test), SILHOUETTE_SAMPLE, config.seed + SILHOUETTE_SEED_OFFSET),
+               "retrieval": fixed_sample(len(test), RETRIEVAL_SAMPLE, config.seed + RETRIEVAL_SEED_OFFSET)}
 
     paths = {key: config.prefix + name for key, name in FILES.items()
              if key != "animation" or config.animation is not None}
@@ -111,7 +118,7 @@ def run(config, show_progress=True):
                                              after_batch, interruption)
                     trained = time.perf_counter()
                     scores, embeddings = score(model, experiment, train, test, validation_batches,
-                                               sample, config)
+                                               samples, config, last=epoch == config.epochs)
                     if scores.pop("collapsed") and not collapse_reported:
                         progress.warn(f"warning: epoch {epoch}: the test-set embeddings have collapsed "
                                       f"(spread {scores['test_spread']:.2e}): the loss has mapped every "
@@ -157,11 +164,13 @@ def run(config, show_progress=True):
     return history[-1], written
 
 
-def score(model, experiment, train, test, validation_batches, sample, config):
-    """The validation loss and the metrics of the model as it is, and both splits' embeddings."""
+def score(model, experiment, train, test, validation_batches, samples, config, last):
+    """The validation loss and the metrics of the model as it is, and both splits' embeddings.
+    Precision@1 and MAP@R take a sample of queries, except after the `last` epoch."""
     scores = {"val_loss": validation_loss(model, experiment, test, validation_batches, config)}
     embeddings = embed(model, train), embed(model, test)
-    scores.update(evaluate(embeddings[0], train.labels, embeddings[1], test.labels, sample))
+    scores.update(evaluate(embeddings[0], train.labels, embeddings[1], test.labels, samples["silhouette"],
+                           None if last else samples["retrieval"]))
     return scores, embeddings
 
 
@@ -252,6 +261,16 @@ def check_finite(losses, epoch, first_batch):
     bad = (~torch.isfinite(losses)).nonzero()
     if len(bad):
         raise NonFiniteLossError(epoch, first_batch + bad[0].item())
+
+
+def first_items(batches, count):
+    """The first of `batches` that hold at least `count` items between them (all if fewer)."""
+    total = 0
+    for index, batch in enumerate(batches):
+        total += len(batch[0])
+        if total >= count:
+            return batches[:index + 1]
+    return batches
 
 
 @torch.inference_mode()

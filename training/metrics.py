@@ -112,42 +112,44 @@ def knn_accuracy(reference, reference_labels, query, query_labels, k=5, chunk_si
     return (votes.argmax(dim=1) == query_labels).sum().item() / len(query)
 
 
-def retrieval_scores(embedding, labels, chunk_size=1024):
+def retrieval_scores(embedding, labels, queries=None, chunk_size=1024):
     """Precision@1 and MAP@R of leave-one-out retrieval within one set (Musgrave et al. 2020).
 
-    Each item queries all the others. R is the number of other items of its class;
-    AP@R = (1/R) sum_{i=1..R} P(i) rel(i), with P(i) the precision among the first i
-    retrieved and rel(i) = 1 when the i-th is of the query's class. precision@1 = rel(1).
-    Items alone in their class (R = 0) have nothing to retrieve and are left out of both
-    means; with no item left, both are NaN. Returns (precision_at_1, map_at_r).
+    Each item of `queries` (indices; None: every item) retrieves from all the other items.
+    R is the number of other items of its class; AP@R = (1/R) sum_{i=1..R} P(i) rel(i), with
+    P(i) the precision among the first i retrieved and rel(i) = 1 when the i-th is of the
+    query's class. precision@1 = rel(1). Items alone in their class (R = 0) have nothing to
+    retrieve and are left out of both means; with no item left, both are NaN.
+    Returns (precision_at_1, map_at_r).
     """
     _, class_of, class_sizes = torch.unique(labels, return_inverse=True, return_counts=True)
     relevant_count = class_sizes[class_of] - 1           # R of every item
-    max_r = int(relevant_count.max())
-    if max_r == 0:
+    if queries is None:
+        queries = torch.arange(len(embedding), device=embedding.device)
+    queries_counted = int((relevant_count[queries] > 0).sum())
+    if queries_counted == 0:
         return float("nan"), float("nan")
+    max_r = int(relevant_count[queries].max())
     positions = torch.arange(1, max_r + 1, device=embedding.device, dtype=torch.float64)
     hits_at_1 = average_precision = 0.0
-    for start in range(0, len(embedding), chunk_size):
-        queries = embedding[start:start + chunk_size]
-        rows = torch.arange(len(queries), device=embedding.device)
-        same = class_of[start:start + chunk_size, None] == class_of[None, :]
+    for chunk in queries.split(chunk_size):
+        rows = torch.arange(len(chunk), device=embedding.device)
+        same = class_of[chunk, None] == class_of[None, :]
         # Integer keys that order by distance and, at equal distances, put other classes
         # first: the bits of a non-negative float order as the float does, and the lowest
         # bit is replaced by "same class" (so distances one step of the float apart count as
         # tied, a difference of one part in 8 million). The key's lowest bit then says
         # whether a retrieved item is relevant.
-        keys = squared_distances(queries, embedding).view(INTEGER_OF[embedding.dtype])
+        keys = squared_distances(embedding[chunk], embedding).view(INTEGER_OF[embedding.dtype])
         keys.bitwise_and_(-2).bitwise_or_(same)
-        keys[rows, rows + start] = torch.iinfo(keys.dtype).max   # a query does not retrieve itself
+        keys[rows, chunk] = torch.iinfo(keys.dtype).max   # a query does not retrieve itself
         relevant = keys.topk(max_r, dim=1, largest=False).values.bitwise_and_(1).double()
-        r = relevant_count[start:start + chunk_size]
+        r = relevant_count[chunk]
         relevant *= positions <= r[:, None]               # only the first R positions count
         precision = relevant.cumsum(1) / positions
         counted = r > 0
         hits_at_1 += relevant[counted, 0].sum().item()
         average_precision += ((precision * relevant).sum(1)[counted] / r[counted]).sum().item()
-    queries_counted = int((relevant_count > 0).sum())
     return hits_at_1 / queries_counted, average_precision / queries_counted
 
 
