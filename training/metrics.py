@@ -2,7 +2,8 @@
 
 Every metric works through query chunks: a distance matrix is never larger than
 chunk_size x (number of references), so 10,000 test queries against 60,000 training
-references take 250 MB at a time (chunks of 1024; smaller chunks were slower), not 2.4 GB.
+references take 60 MB at a time, not 2.4 GB. Chunks of 256 queries keep the temporaries
+near the cache: they ran 20-30% faster than chunks of 1024 on 2 CPU cores.
 
 Ties: k-NN votes count equidistant references in the order the device's top-k returns them.
 The retrieval metrics (precision@1, MAP@R) are pessimistic about ties: a reference of another
@@ -12,6 +13,7 @@ class at the same distance as one of the query's class ranks before it, so a col
 
 import torch
 
+CHUNK_SIZE = 256
 INTEGER_OF = {torch.float32: torch.int32, torch.float64: torch.int64}  # same width
 
 
@@ -34,7 +36,7 @@ def squared_distances(queries, references):
                        queries, references.T, alpha=-2).add_((references * references).sum(1)).clamp_min_(0)
 
 
-def k_nearest(queries, references, k, window=512, chunk_size=1024):
+def k_nearest(queries, references, k, window=512, chunk_size=CHUNK_SIZE):
     """Indices (Q, k) of the k nearest references of each query (Euclidean), nearest first.
 
     Exact, without measuring every query against every reference. The references are sorted
@@ -42,34 +44,40 @@ def k_nearest(queries, references, k, window=512, chunk_size=1024):
     either side of its place in that order. Along that coordinate, the gap to a reference is a
     lower bound of its distance, so when both ends of the window lie farther off than the
     k-th nearest candidate, no reference outside it can be nearer: that query is answered.
-    The others (rare in 2-D) are measured against every reference. In 2-D this is 1,024
-    distances a query instead of 60,000 (512 ran faster than 256 or 1024).
+    The others (7% of a trained 2-D MNIST space) try again with a window 8 times wider, until
+    the window holds every reference. In 2-D this is 1,024 distances a query instead of
+    60,000 (512 ran faster than 256 or 1024). Above 8 dimensions a window rarely proves
+    anything, and every query is measured against every reference.
     """
     k = min(k, len(references))
-    if len(references) <= 2 * window:
+    if queries.shape[1] > 8 or len(references) <= 2 * window:
         return torch.cat([nearest_of_all(chunk, references, k) for chunk in queries.split(chunk_size)])
     axis = int(references.var(dim=0).argmax())
     order = references[:, axis].argsort()
-    ordered = references[order]
-    line = ordered[:, axis].contiguous()
+    lines = references[order].T.contiguous()   # (D, N): each coordinate in that order, contiguous
+    line = lines[axis]
     offsets = torch.arange(2 * window, device=references.device)
-    found = []
-    for chunk in queries.split(chunk_size):
+    found, unanswered = [], []
+    for start in range(0, len(queries), chunk_size):
+        chunk = queries[start:start + chunk_size]
         place = torch.searchsorted(line, chunk[:, axis].contiguous())
         first = (place - window).clamp(0, len(line) - 2 * window)
         columns = first[:, None] + offsets                          # (chunk, 2 window), sorted order
-        distances = (ordered[columns] - chunk[:, None, :]).pow_(2).sum(2)  # as squared_distances does
+        # Coordinate by coordinate, as squared_distances does, from one contiguous line each.
+        distances = (lines[0][columns] - chunk[:, :1]).pow_(2)
+        for j in range(1, chunk.shape[1]):
+            distances.add_((lines[j][columns] - chunk[:, j:j + 1]).pow_(2))
         kth, nearest = distances.topk(k, dim=1, largest=False)
         kth = kth[:, -1]
         below, above = first - 1, first + 2 * window                # the nearest outside the window
         left_clear = (below < 0) | ((chunk[:, axis] - line[below.clamp_min(0)]) ** 2 > kth)
         right_clear = (above >= len(line)) | ((line[above.clamp_max(len(line) - 1)] - chunk[:, axis]) ** 2 > kth)
-        answer = order[columns.gather(1, nearest)]
-        unanswered = (~(left_clear & right_clear)).nonzero().squeeze(1)
-        if len(unanswered):
-            answer[unanswered] = nearest_of_all(chunk[unanswered], references, k)
-        found.append(answer)
-    return torch.cat(found)
+        found.append(order[columns.gather(1, nearest)])
+        unanswered.append((~(left_clear & right_clear)).nonzero().squeeze(1) + start)
+    found, unanswered = torch.cat(found), torch.cat(unanswered)
+    if len(unanswered):
+        found[unanswered] = k_nearest(queries[unanswered], references, k, 8 * window, chunk_size)
+    return found
 
 
 def nearest_of_all(queries, references, k, block=128):
@@ -94,7 +102,7 @@ def nearest_of_all(queries, references, k, block=128):
     return columns.gather(1, order)
 
 
-def knn_accuracy(reference, reference_labels, query, query_labels, k=5, chunk_size=1024):
+def knn_accuracy(reference, reference_labels, query, query_labels, k=5, chunk_size=CHUNK_SIZE):
     """Accuracy of a k-nearest-neighbour vote (Euclidean) of `query` against `reference`.
 
     Each query takes the class most frequent among its k nearest references; a tie goes to
@@ -112,7 +120,7 @@ def knn_accuracy(reference, reference_labels, query, query_labels, k=5, chunk_si
     return (votes.argmax(dim=1) == query_labels).sum().item() / len(query)
 
 
-def retrieval_scores(embedding, labels, queries=None, chunk_size=1024):
+def retrieval_scores(embedding, labels, queries=None, chunk_size=CHUNK_SIZE):
     """Precision@1 and MAP@R of leave-one-out retrieval within one set (Musgrave et al. 2020).
 
     Each item of `queries` (indices; None: every item) retrieves from all the other items.
@@ -126,10 +134,11 @@ def retrieval_scores(embedding, labels, queries=None, chunk_size=1024):
     relevant_count = class_sizes[class_of] - 1           # R of every item
     if queries is None:
         queries = torch.arange(len(embedding), device=embedding.device)
-    queries_counted = int((relevant_count[queries] > 0).sum())
+    r_of_queries = relevant_count[queries]
+    queries_counted = int((r_of_queries > 0).sum())
     if queries_counted == 0:
         return float("nan"), float("nan")
-    max_r = int(relevant_count[queries].max())
+    max_r = int(r_of_queries.max())
     positions = torch.arange(1, max_r + 1, device=embedding.device, dtype=torch.float64)
     hits_at_1 = average_precision = 0.0
     for chunk in queries.split(chunk_size):
@@ -153,7 +162,7 @@ def retrieval_scores(embedding, labels, queries=None, chunk_size=1024):
     return hits_at_1 / queries_counted, average_precision / queries_counted
 
 
-def silhouette(embedding, labels, chunk_size=1024):
+def silhouette(embedding, labels, chunk_size=CHUNK_SIZE):
     """Mean silhouette coefficient (Rousseeuw 1987), Euclidean.
 
     s(i) = (b - a) / max(a, b), a = mean distance from i to the other members of its class,
