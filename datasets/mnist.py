@@ -50,7 +50,8 @@ class Split:
         return len(self.labels)
 
     def inputs(self, indices):
-        """The images at `indices` as a normalised float batch (B, 1, 28, 28)."""
+        """The images at `indices` (a tensor of indices or a slice) as a normalised float
+        batch (B, 1, 28, 28)."""
         batch = self.images[indices].unsqueeze(1).float()
         return batch.mul_(1.0 / (255.0 * self.std)).sub_(self.mean / self.std)
 

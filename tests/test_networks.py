@@ -100,3 +100,16 @@ def test_embedding_is_the_same_with_and_without_autograd():
     with torch.inference_mode():
         fast = model(images)
     assert torch.equal(fast, model(images).detach())
+
+
+def test_evaluation_embeds_every_image_once_in_order_across_batches():
+    from datasets.mnist import Split
+    from training import evaluation
+    torch.manual_seed(3)
+    images = torch.randint(0, 256, (2 * evaluation.EMBEDDING_BATCH_SIZE + 7, 28, 28), dtype=torch.uint8)
+    split = Split(images, torch.zeros(len(images), dtype=torch.int64), [], 0.1307, 0.3081)
+    model = EmbeddingNet(2)
+    embedded = evaluation.embed(model, split)
+    with torch.no_grad():
+        expected = torch.cat([model(split.inputs(torch.tensor([i]))) for i in range(len(images))])
+    torch.testing.assert_close(embedded, expected, rtol=1e-5, atol=1e-5)

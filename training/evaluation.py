@@ -20,8 +20,8 @@ METRICS = {"knn_accuracy": "5-NN accuracy", "precision_at_1": "precision@1", "ma
 def embed(model, split):
     """The embeddings of every image of `split`, in eval mode, in batches."""
     model.eval()
-    indices = torch.arange(len(split), device=split.labels.device)
-    return torch.cat([model.embed(split.inputs(chunk)) for chunk in indices.split(EMBEDDING_BATCH_SIZE)])
+    return torch.cat([model.embed(split.inputs(slice(start, start + EMBEDDING_BATCH_SIZE)))  # views, no gather
+                      for start in range(0, len(split), EMBEDDING_BATCH_SIZE)])
 
 
 def fixed_sample(size, count, seed):
