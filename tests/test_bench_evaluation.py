@@ -21,3 +21,6 @@ def test_the_benchmark_runs_on_tiny_data_and_prints_the_ratio(tiny_data):
     ratio = re.search(r"^full evaluation / training epoch: (\S+)", done.stdout, re.MULTILINE)
     assert ratio, done.stdout
     assert float(ratio.group(1)) > 0
+    run = re.search(r"^a default run of 10 epochs, evaluation / training: (\S+)", done.stdout, re.MULTILINE)
+    assert run, done.stdout
+    assert float(run.group(1)) > 0
