@@ -7,10 +7,16 @@
    then one with the classic pipeline's, alternately, `--repeats` times each. Each run is a fresh
    process, so that peak resident memory is its own. Prints median samples per second of both,
    their ratio and the peak resident memory; writes the same figures as JSON.
-2. Whole process: `train.py NETWORK MNIST --epochs 1 --animation` against `classic.py` with the
+2. Threads: the suite's epoch of the whole-process network (below) at every batch size with
+   each of `--thread-counts` torch threads, alternately: what a second core buys, and what
+   OMP_NUM_THREADS=1 costs.
+3. Whole process: `train.py NETWORK MNIST --epochs 1 --animation` against `classic.py` with the
    same arguments, alternately, wall clock and peak memory; and where train.py's seconds go
    (start-up and imports, data loading, training, evaluation, plotting, GIF), from an
    instrumented run of the same command.
+4. Time to quality: the test-set 5-NN accuracy of whole `train.py` runs of each
+   `--time-to-quality` network against wall-clock seconds, with the defaults and with the
+   original's learning rate and batch size.
 
 Runs are timed on whatever else the machine is doing: take medians, and compare only figures
 from one run of this script.
@@ -62,8 +68,9 @@ def worker_command(**job):
 
 # ---------------------------------------------------------------- workers (one per process)
 
-def one_epoch(pipeline, network, batch_size, samples, data_dir, device):
-    """Train `network` one epoch on the first `samples` MNIST images; seconds of the epoch.
+def one_epoch(pipeline, network, batch_size, samples, data_dir, device, threads=None):
+    """Train `network` one epoch on the first `samples` MNIST images, on `threads` torch
+    threads (None: torch's default); seconds of the epoch.
 
     Loading the data set and building the model are not timed (both pipelines pay them once per
     process, see the whole-process figures); the epoch is: drawing its pairs or triplets,
@@ -72,6 +79,8 @@ def one_epoch(pipeline, network, batch_size, samples, data_dir, device):
     from training import Config, find_experiment
     from training.loop import resolve_device
 
+    if threads:
+        torch.set_num_threads(threads)
     device = resolve_device(device)
     config = Config(network, "MNIST", batch_size=batch_size, data_dir=data_dir)
     torch.manual_seed(0)
@@ -205,7 +214,7 @@ def worker(job):
     sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
     if job["kind"] == "epoch":
         seconds, samples = one_epoch(job["pipeline"], job["network"], job["batch_size"],
-                                     job["samples"], job["data_dir"], job["device"])
+                                     job["samples"], job["data_dir"], job["device"], job.get("threads"))
         print(json.dumps({"seconds": seconds, "samples": samples}))
     elif job["kind"] == "profile":
         print(json.dumps(profiled_train(job["argv"])))
@@ -235,6 +244,31 @@ def throughput(networks, batch_sizes, repeats, samples, data_dir, device, log):
     return rows
 
 
+def thread_scaling(network, batch_sizes, thread_counts, repeats, samples, data_dir, device, log):
+    """The suite's epoch of `network` on each of `thread_counts` torch threads, alternately;
+    median samples per second of each, and each count's speed-up over the first, the median
+    of the side-by-side ratios."""
+    rows = []
+    for batch_size in batch_sizes:
+        runs = {count: [] for count in thread_counts}
+        for repeat in range(repeats):
+            for count in thread_counts:
+                result = measured(worker_command(kind="epoch", pipeline="suite", network=network,
+                                                 batch_size=batch_size, samples=samples, data_dir=data_dir,
+                                                 device=device, threads=count))
+                epoch = json.loads(result["stdout"].strip().splitlines()[-1])
+                runs[count].append(epoch["samples"] / epoch["seconds"])
+                log(f"  {network} batch {batch_size} repeat {repeat + 1}, {count} thread(s): "
+                    f"{runs[count][-1]:.0f} samples/s")
+        first = thread_counts[0]
+        rows.append({"network": network, "batch_size": batch_size,
+                     "samples_per_second": {str(count): statistics.median(runs[count]) for count in thread_counts},
+                     "speedup": {str(count): statistics.median(a / b for a, b in zip(runs[count], runs[first]))
+                                 for count in thread_counts},
+                     "runs": {str(count): runs[count] for count in thread_counts}})
+    return rows
+
+
 def summarise(network, batch_size, runs):
     def median(pipeline, key):
         return statistics.median(run[key] for run in runs[pipeline])
@@ -257,18 +291,21 @@ def whole_process(network, repeats, samples, data_dir, output, log):
     suite = [sys.executable, os.path.join(ROOT, "train.py"), *common, "--output", os.path.join(output, "suite")]
     classic = [sys.executable, os.path.join(ROOT, "benchmarks", "classic.py"), *common,
                "--output", os.path.join(output, "classic")]
-    runs = {"suite": [], "classic": [], "phases": []}
+    runs = {"suite": [], "classic": [], "phases": [], "phases_of_a_default_run": []}
     for repeat in range(repeats):
         for name, command in (("suite", suite), ("classic", classic)):
             result = measured(command)
             runs[name].append({"wall_seconds": result["wall_seconds"], "peak_rss_mb": result["peak_rss_mb"]})
             log(f"  whole process repeat {repeat + 1} {name}: {result['wall_seconds']:.1f} s, "
                 f"{result['peak_rss_mb']:.0f} MB")
-        argv = [*common, "--output", os.path.join(output, "profiled")]
-        result = measured(worker_command(kind="profile", argv=argv))
-        phases = json.loads(result["stdout"].strip().splitlines()[-1])
-        phases["start-up and imports"] = result["wall_seconds"] - sum(phases.values())
-        runs["phases"].append(phases)
+        # Where the seconds go in this one-epoch process, and in a run of the default epochs,
+        # whose evaluation, plotting and GIF have a budget of a fifth of its training.
+        for key, argv in (("phases", common), ("phases_of_a_default_run", common[:2] + common[4:])):
+            argv = [*argv, "--output", os.path.join(output, "profiled")]
+            result = measured(worker_command(kind="profile", argv=argv))
+            phases = json.loads(result["stdout"].strip().splitlines()[-1])
+            phases["start-up and imports"] = result["wall_seconds"] - sum(phases.values())
+            runs[key].append(phases)
     summary = {"network": network, "runs": runs}
     for name in ("suite", "classic"):
         if runs[name]:
@@ -277,9 +314,11 @@ def whole_process(network, repeats, samples, data_dir, output, log):
     if runs["suite"] and runs["classic"]:
         summary["ratio"] = statistics.median(c["wall_seconds"] / s["wall_seconds"]
                                              for s, c in zip(runs["suite"], runs["classic"]))
-    names = runs["phases"][0].keys()
-    summary["phases_seconds"] = {name: statistics.median(p.get(name, 0.0) for p in runs["phases"])
-                                 for name in names}
+    for key in ("phases", "phases_of_a_default_run"):
+        names = runs[key][0].keys()
+        summary[f"{key}_seconds"] = {name: statistics.median(p.get(name, 0.0) for p in runs[key]) for name in names}
+        summary[f"{key}_after_training_share"] = statistics.median(
+            sum(p.get(name, 0.0) for name in ("evaluation", "plotting", "GIF")) / p["training"] for p in runs[key])
     return summary
 
 
@@ -296,7 +335,7 @@ def time_to_quality(network, repeats, data_dir, output, budget, target, log):
             result = measured(worker_command(kind="quality", argv=argv, launched=time.time(), budget=budget))
             seen = json.loads(result["stdout"].strip().splitlines()[-1])
             runs[name].append(seen)
-            log(f"  time to quality repeat {repeat + 1}, {name}: " +
+            log(f"  time to quality, {network}, repeat {repeat + 1}, {name}: " +
                 ", ".join(f"{accuracy:.4f} at {seconds:.0f} s" for seconds, accuracy in seen))
     summary = {"network": network, "target": target, "budget_seconds": budget, "runs": runs}
     for name, seen_runs in runs.items():
@@ -334,12 +373,20 @@ def machine():
             "cuda": torch.cuda.get_device_name() if torch.cuda.is_available() else None}
 
 
-def table(rows, whole):
+def table(rows, whole, threads):
     lines = ["| network | batch | suite samples/s | classic samples/s | ratio | suite peak MB | classic peak MB |",
              "|---|---|---|---|---|---|---|"]
     lines += [f"| {r['network']} | {r['batch_size']} | {r['suite_samples_per_second']:.0f} | "
               f"{r['classic_samples_per_second']:.0f} | {r['ratio']:.1f}x | {r['suite_peak_rss_mb']:.0f} | "
               f"{r['classic_peak_rss_mb']:.0f} |" for r in rows]
+    if threads:
+        counts = list(threads[0]["samples_per_second"])
+        lines += ["", "| network | batch | " + " | ".join(f"{count} thread(s) samples/s" for count in counts)
+                  + " | " + " | ".join(f"{count} vs {counts[0]}" for count in counts[1:]) + " |",
+                  "|---|---|" + "---|" * (2 * len(counts) - 1)]
+        lines += [f"| {r['network']} | {r['batch_size']} | "
+                  + " | ".join(f"{r['samples_per_second'][count]:.0f}" for count in counts) + " | "
+                  + " | ".join(f"{r['speedup'][count]:.2f}x" for count in counts[1:]) + " |" for r in threads]
     if whole:
         lines.append("")
         if "ratio" in whole:
@@ -347,9 +394,11 @@ def table(rows, whole):
                          f"{whole['suite_wall_seconds']:.1f} s ({whole['suite_peak_rss_mb']:.0f} MB), "
                          f"classic {whole['classic_wall_seconds']:.1f} s ({whole['classic_peak_rss_mb']:.0f} MB), "
                          f"{whole['ratio']:.1f}x")
-        phases = whole["phases_seconds"]
-        lines.append("train.py's seconds: " + ", ".join(f"{name} {seconds:.1f}" for name, seconds in
-                                                        sorted(phases.items(), key=lambda item: -item[1])))
+        for key, what in (("phases", "one epoch"), ("phases_of_a_default_run", "the default epochs")):
+            phases = whole[f"{key}_seconds"]
+            lines.append(f"train.py's seconds, {what}: " + ", ".join(
+                f"{name} {seconds:.1f}" for name, seconds in sorted(phases.items(), key=lambda item: -item[1]))
+                + f"; (evaluation + plotting + GIF) / training {whole[f'{key}_after_training_share']:.2f}")
     return "\n".join(lines)
 
 
@@ -366,11 +415,14 @@ def main(argv=None):
                         help="train on the first N training images only (default: all); the "
                              "whole processes read a copy of MNIST cut to them")
     parser.add_argument("--device", default="cpu", help="device of the throughput runs")
+    parser.add_argument("--thread-counts", default=f"1,{os.cpu_count()}",
+                        help="comma-separated torch thread counts the suite is timed with, on the "
+                             "--whole-process network; 'none' to skip")
     parser.add_argument("--whole-process", default="siamese-contrastive",
                         help="network whose whole train.py process is timed; 'none' to skip")
-    parser.add_argument("--time-to-quality", default="siamese-contrastive",
-                        help="network whose test-set 5-NN accuracy is followed against wall-clock "
-                             "seconds under train.py's defaults; 'none' to skip")
+    parser.add_argument("--time-to-quality", default="siamese-contrastive,online-contrastive",
+                        help="comma-separated networks whose test-set 5-NN accuracy is followed against "
+                             "wall-clock seconds under train.py's defaults; 'none' to skip")
     parser.add_argument("--target", type=float, default=0.99, help="the 5-NN accuracy to reach")
     parser.add_argument("--budget", type=float, default=60, help="seconds a quality run may take")
     parser.add_argument("--json", default=os.path.join(ROOT, "benchmarks", "results", "bench_train-cpu.json"),
@@ -387,7 +439,8 @@ def main(argv=None):
     from training.files import write_atomically
 
     wanted = args.networks.split(",") if args.networks else list(EXPERIMENTS)
-    unknown = [name for name in wanted if name not in EXPERIMENTS]
+    quality_networks = [] if args.time_to_quality == "none" else args.time_to_quality.split(",")
+    unknown = [name for name in wanted + quality_networks if name not in EXPERIMENTS]
     if unknown:
         parser.error(f"unknown network(s) {', '.join(unknown)}; choose from {', '.join(EXPERIMENTS)}")
     networks = [name for name in wanted if name in CLASSIC_RECIPES]
@@ -400,15 +453,21 @@ def main(argv=None):
     print(json.dumps(results["machine"]))
     results["throughput"] = throughput(networks, batch_sizes, args.repeats, args.samples, args.data_dir,
                                        args.device, log=lambda line: print(line, flush=True))
+    results["threads"] = (None if "none" in (args.thread_counts, args.whole_process) else
+                          thread_scaling(args.whole_process, batch_sizes,
+                                         [int(count) for count in args.thread_counts.split(",")], args.repeats,
+                                         args.samples, args.data_dir, args.device,
+                                         log=lambda line: print(line, flush=True)))
     results["whole_process"] = (None if args.whole_process == "none" else
                                 whole_process(args.whole_process, args.repeats, args.samples, args.data_dir,
                                               args.scratch, log=lambda line: print(line, flush=True)))
-    results["time_to_quality"] = (None if args.time_to_quality == "none" else
-                                  time_to_quality(args.time_to_quality, args.repeats, args.data_dir, args.scratch,
-                                                  args.budget, args.target, log=lambda line: print(line, flush=True)))
-    print(table(results["throughput"], results["whole_process"]))
-    if results["time_to_quality"]:
-        print(json.dumps({name: value for name, value in results["time_to_quality"].items() if name != "runs"}))
+    results["time_to_quality"] = [
+        time_to_quality(network, args.repeats, args.data_dir, args.scratch, args.budget, args.target,
+                        log=lambda line: print(line, flush=True))
+        for network in quality_networks]
+    print(table(results["throughput"], results["whole_process"], results["threads"]))
+    for quality in results["time_to_quality"]:
+        print(json.dumps({name: value for name, value in quality.items() if name != "runs"}))
     os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
     write_atomically(args.json, (json.dumps(results, indent=1) + "\n").encode())
     print(f"results in {args.json}")

@@ -17,7 +17,7 @@ def test_the_benchmark_runs_both_pipelines_and_reports_every_figure(tiny_data, t
     done = subprocess.run(
         [sys.executable, os.path.join(ROOT, "benchmarks", "bench_train.py"), "--data-dir", tiny_data,
          "--networks", "siamese-contrastive", "--batch-sizes", "16", "--repeats", "1", "--samples", "60",
-         "--budget", "0", "--json", results, "--scratch", tmp_path / "scratch"],
+         "--budget", "0", "--thread-counts", "1,2", "--json", results, "--scratch", tmp_path / "scratch"],
         capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     report = json.loads(results.read_text())
@@ -32,8 +32,11 @@ def test_the_benchmark_runs_both_pipelines_and_reports_every_figure(tiny_data, t
 
     whole = report["whole_process"]
     assert whole["suite_wall_seconds"] > 0 and whole["classic_wall_seconds"] > 0
-    assert {"start-up and imports", "data loading", "training", "evaluation", "plotting", "GIF",
-            "other"} <= set(whole["phases_seconds"])
+    for key in ("phases", "phases_of_a_default_run"):  # one epoch; the default 10
+        assert {"start-up and imports", "data loading", "training", "evaluation", "plotting", "GIF",
+                "other"} <= set(whole[f"{key}_seconds"])
+        assert whole[f"{key}_after_training_share"] > 0
+    assert whole["phases_of_a_default_run_seconds"]["training"] > whole["phases_seconds"]["training"]
     # Both whole processes wrote the original's four figures (the suite writes its records too).
     figures = {"training-set-embedding.png", "testing-set-embedding.png", "stats.png",
                "latent-space-development.gif"}
@@ -43,11 +46,21 @@ def test_the_benchmark_runs_both_pipelines_and_reports_every_figure(tiny_data, t
         assert figures <= written
     assert written == figures  # the classic pipeline writes nothing else
 
-    quality = report["time_to_quality"]
-    for runs in quality["runs"].values():
-        (seen,) = runs
-        assert len(seen) == 1  # a budget of 0 s stops each run at its first evaluation
-        assert 0 <= seen[0][1] <= 1
+    # The suite alone on one thread and on two, side by side, at every batch size.
+    (threads,) = report["threads"]
+    assert (threads["network"], threads["batch_size"]) == ("siamese-contrastive", 16)
+    assert set(threads["samples_per_second"]) == {"1", "2"}
+    assert all(speed > 0 for speed in threads["samples_per_second"].values())
+    assert threads["speedup"]["1"] == 1.0 and threads["speedup"]["2"] > 0
+    assert "| siamese-contrastive | 16 |" in done.stdout.split("1 thread(s) samples/s")[1]
+
+    assert [quality["network"] for quality in report["time_to_quality"]] == ["siamese-contrastive",
+                                                                             "online-contrastive"]
+    for quality in report["time_to_quality"]:
+        for runs in quality["runs"].values():
+            (seen,) = runs
+            assert len(seen) == 1  # a budget of 0 s stops each run at its first evaluation
+            assert 0 <= seen[0][1] <= 1
 
 
 def test_an_unknown_network_is_refused(tiny_data, tmp_path):
