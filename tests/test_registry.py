@@ -24,3 +24,20 @@ def test_vae_trains_on_plain_image_batches_and_adds_two_figures():
     assert experiment.extra_figures is not None
     assert all(find_experiment(name).extra_figures is None
                for name in ("siamese-contrastive", "online-triplet"))
+
+
+def test_validation_neither_draws_from_nor_disturbs_the_training_random_stream(tiny_data):
+    # The vae samples z in its loss, also when validating. Those draws must not come from the
+    # stream training uses, else how much is validated would change how the model trains.
+    from datasets import load_split
+    from training.loop import first_items, validation_loss
+    split = load_split("MNIST", tiny_data, train=False, device=torch.device("cpu"))
+    config = Config("vae", "MNIST", data_dir=tiny_data)
+    experiment = find_experiment("vae")
+    torch.manual_seed(0)
+    model = experiment.make_model(config)
+    batches = first_items(experiment.make_sampler(split.labels, config).epoch(torch.Generator().manual_seed(1)), 32)
+    state = torch.get_rng_state()
+    first = validation_loss(model, experiment, split, batches, config)
+    assert torch.equal(torch.get_rng_state(), state)
+    assert validation_loss(model, experiment, split, batches, config) == first  # the same draws of z

@@ -79,8 +79,8 @@ def run(config, show_progress=True):
     # Drawn once, so that the validation loss of every epoch is measured on the same items.
     validation_batches = first_items(experiment.make_sampler(test.labels, config).epoch(
         torch.Generator().manual_seed(config.seed + VALIDATION_SEED_OFFSET)), VALIDATION_ITEMS)
-    samples = {"silhouette": fixed_sample(len(test), SILHOUETTE_SAMPLE, config.seed + SILHOUETTE_SEED_OFFSET),
-               "retrieval": fixed_sample(len(test), RETRIEVAL_SAMPLE, config.seed + RETRIEVAL_SEED_OFFSET)}
+    silhouette_sample = fixed_sample(len(test), SILHOUETTE_SAMPLE, config.seed + SILHOUETTE_SEED_OFFSET)
+    retrieval_sample = fixed_sample(len(test), RETRIEVAL_SAMPLE, config.seed + RETRIEVAL_SEED_OFFSET)
 
     paths = {key: config.prefix + name for key, name in FILES.items()
              if key != "animation" or config.animation is not None}
@@ -117,8 +117,10 @@ def run(config, show_progress=True):
                                              optimizer, schedule, config, epoch, progress,
                                              after_batch, interruption)
                     trained = time.perf_counter()
-                    scores, embeddings = score(model, experiment, train, test, validation_batches,
-                                               samples, config, last=epoch == config.epochs)
+                    # Every test image queries in precision@1 and MAP@R after the last epoch only.
+                    scores, embeddings = score(model, experiment, train, test, validation_batches, config,
+                                               silhouette_sample,
+                                               None if epoch == config.epochs else retrieval_sample)
                     if scores.pop("collapsed") and not collapse_reported:
                         progress.warn(f"warning: epoch {epoch}: the test-set embeddings have collapsed "
                                       f"(spread {scores['test_spread']:.2e}): the loss has mapped every "
@@ -164,13 +166,13 @@ def run(config, show_progress=True):
     return history[-1], written
 
 
-def score(model, experiment, train, test, validation_batches, samples, config, last):
-    """The validation loss and the metrics of the model as it is, and both splits' embeddings.
-    Precision@1 and MAP@R take a sample of queries, except after the `last` epoch."""
+def score(model, experiment, train, test, validation_batches, config, silhouette_sample, retrieval_queries):
+    """The validation loss and the metrics of the model as it is, and both splits' embeddings
+    (see evaluation.evaluate for the samples; `retrieval_queries` None: every test image)."""
     scores = {"val_loss": validation_loss(model, experiment, test, validation_batches, config)}
     embeddings = embed(model, train), embed(model, test)
-    scores.update(evaluate(embeddings[0], train.labels, embeddings[1], test.labels, samples["silhouette"],
-                           None if last else samples["retrieval"]))
+    scores.update(evaluate(embeddings[0], train.labels, embeddings[1], test.labels, silhouette_sample,
+                           retrieval_queries))
     return scores, embeddings
 
 
@@ -275,9 +277,17 @@ def first_items(batches, count):
 
 @torch.inference_mode()
 def validation_loss(model, experiment, split, batches, config):
-    """Mean loss per item over the fixed validation batches, in eval mode."""
+    """Mean loss per item over the fixed validation batches, in eval mode.
+
+    A loss that draws random numbers (the vae samples z) draws them from torch's generator
+    forked and seeded for the purpose: the same draws every epoch, and the training's random
+    stream untouched, so that how much is validated cannot change how the model trains.
+    """
     model.eval()
-    total = sum(experiment.batch_loss(model, split, batch, config) * len(batch[0]) for batch in batches)
+    device = split.labels.device
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(config.seed + VALIDATION_SEED_OFFSET)
+        total = sum(experiment.batch_loss(model, split, batch, config) * len(batch[0]) for batch in batches)
     return (total / sum(len(batch[0]) for batch in batches)).item()
 
 
