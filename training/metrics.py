@@ -46,8 +46,9 @@ def k_nearest(queries, references, k, window=512, chunk_size=CHUNK_SIZE):
     k-th nearest candidate, no reference outside it can be nearer: that query is answered.
     The others (7% of a trained 2-D MNIST space) try again with a window 8 times wider, until
     the window holds every reference. In 2-D this is 1,024 distances a query instead of
-    60,000 (512 ran faster than 256 or 1024). Above 8 dimensions a window rarely proves
-    anything, and every query is measured against every reference.
+    60,000 (512 ran faster than 256 or 1024). Above 8 dimensions, where one coordinate's gap
+    bounds a distance too loosely for a window to pay, and where squared_distances turns to
+    the matrix product, every query is measured against every reference.
     """
     k = min(k, len(references))
     if queries.shape[1] > 8 or len(references) <= 2 * window:
