@@ -224,6 +224,13 @@ def worker(job):
 
 # ---------------------------------------------------------------- the benchmark
 
+def epoch_in_own_process(**job):
+    """One worker epoch (see one_epoch) in a fresh process: (samples per second, peak MB)."""
+    result = measured(worker_command(kind="epoch", **job))
+    epoch = json.loads(result["stdout"].strip().splitlines()[-1])
+    return epoch["samples"] / epoch["seconds"], result["peak_rss_mb"]
+
+
 def throughput(networks, batch_sizes, repeats, samples, data_dir, device, log):
     rows = []
     for network in networks:
@@ -231,15 +238,11 @@ def throughput(networks, batch_sizes, repeats, samples, data_dir, device, log):
             runs = {"suite": [], "classic": []}
             for repeat in range(repeats):
                 for pipeline in ("suite", "classic"):  # alternately, so both see the same load
-                    result = measured(worker_command(kind="epoch", pipeline=pipeline, network=network,
-                                                     batch_size=batch_size, samples=samples,
-                                                     data_dir=data_dir, device=device))
-                    epoch = json.loads(result["stdout"].strip().splitlines()[-1])
-                    runs[pipeline].append({"samples_per_second": epoch["samples"] / epoch["seconds"],
-                                           "peak_rss_mb": result["peak_rss_mb"]})
+                    speed, peak = epoch_in_own_process(pipeline=pipeline, network=network, batch_size=batch_size,
+                                                       samples=samples, data_dir=data_dir, device=device)
+                    runs[pipeline].append({"samples_per_second": speed, "peak_rss_mb": peak})
                     log(f"  {network} batch {batch_size} repeat {repeat + 1} {pipeline}: "
-                        f"{runs[pipeline][-1]['samples_per_second']:.0f} samples/s, "
-                        f"{result['peak_rss_mb']:.0f} MB")
+                        f"{speed:.0f} samples/s, {peak:.0f} MB")
             rows.append(summarise(network, batch_size, runs))
     return rows
 
@@ -253,11 +256,9 @@ def thread_scaling(network, batch_sizes, thread_counts, repeats, samples, data_d
         runs = {count: [] for count in thread_counts}
         for repeat in range(repeats):
             for count in thread_counts:
-                result = measured(worker_command(kind="epoch", pipeline="suite", network=network,
-                                                 batch_size=batch_size, samples=samples, data_dir=data_dir,
-                                                 device=device, threads=count))
-                epoch = json.loads(result["stdout"].strip().splitlines()[-1])
-                runs[count].append(epoch["samples"] / epoch["seconds"])
+                speed, _ = epoch_in_own_process(pipeline="suite", network=network, batch_size=batch_size,
+                                                samples=samples, data_dir=data_dir, device=device, threads=count)
+                runs[count].append(speed)
                 log(f"  {network} batch {batch_size} repeat {repeat + 1}, {count} thread(s): "
                     f"{runs[count][-1]:.0f} samples/s")
         first = thread_counts[0]
@@ -402,6 +403,19 @@ def table(rows, whole, threads):
     return "\n".join(lines)
 
 
+def positive_integers(text):
+    """'32,256' -> [32, 256]; 'none' -> []; anything else is an argparse error, one line."""
+    if text == "none":
+        return []
+    try:
+        numbers = [int(part) for part in text.split(",")]
+    except ValueError:
+        numbers = []
+    if not numbers or min(numbers) < 1:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a comma-separated list of positive integers")
+    return numbers
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
@@ -409,13 +423,13 @@ def main(argv=None):
                         help="folder holding MNIST/raw/*-ubyte")
     parser.add_argument("--networks", default=None,
                         help="comma-separated networks (default: every network of the registry)")
-    parser.add_argument("--batch-sizes", default="32,256", help="comma-separated batch sizes")
+    parser.add_argument("--batch-sizes", default="32,256", type=positive_integers, help="comma-separated batch sizes")
     parser.add_argument("--repeats", type=int, default=3, help="runs of each pipeline per case")
     parser.add_argument("--samples", type=int, default=None,
                         help="train on the first N training images only (default: all); the "
                              "whole processes read a copy of MNIST cut to them")
     parser.add_argument("--device", default="cpu", help="device of the throughput runs")
-    parser.add_argument("--thread-counts", default=f"1,{os.cpu_count()}",
+    parser.add_argument("--thread-counts", default=f"1,{os.cpu_count()}", type=positive_integers,
                         help="comma-separated torch thread counts the suite is timed with, on the "
                              "--whole-process network; 'none' to skip")
     parser.add_argument("--whole-process", default="siamese-contrastive",
@@ -447,15 +461,15 @@ def main(argv=None):
     for name in wanted:
         if name not in CLASSIC_RECIPES:
             print(f"skipping {name}: the classic pipeline has no equivalent of it")
-    batch_sizes = [int(size) for size in args.batch_sizes.split(",")]
+    batch_sizes = args.batch_sizes
     results = {"machine": machine(), "device": args.device, "samples": args.samples or "all",
                "repeats": args.repeats}
     print(json.dumps(results["machine"]))
     results["throughput"] = throughput(networks, batch_sizes, args.repeats, args.samples, args.data_dir,
                                        args.device, log=lambda line: print(line, flush=True))
-    results["threads"] = (None if "none" in (args.thread_counts, args.whole_process) else
+    results["threads"] = (None if not args.thread_counts or args.whole_process == "none" else
                           thread_scaling(args.whole_process, batch_sizes,
-                                         [int(count) for count in args.thread_counts.split(",")], args.repeats,
+                                         args.thread_counts, args.repeats,
                                          args.samples, args.data_dir, args.device,
                                          log=lambda line: print(line, flush=True)))
     results["whole_process"] = (None if args.whole_process == "none" else

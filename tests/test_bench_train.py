@@ -70,3 +70,14 @@ def test_an_unknown_network_is_refused(tiny_data, tmp_path):
     assert done.returncode == 2
     assert "unknown network(s) nonsense" in done.stderr
     assert not (tmp_path / "r.json").exists()
+
+
+def test_a_bad_list_of_numbers_is_one_line_and_exit_2(tiny_data, tmp_path):
+    done = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "bench_train.py"),
+                           "--data-dir", tiny_data, "--thread-counts", "1,two", "--json", tmp_path / "r.json"],
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1] == (
+        "bench_train.py: error: argument --thread-counts: '1,two' is not a comma-separated list of "
+        "positive integers")
+    assert "Traceback" not in done.stderr and not (tmp_path / "r.json").exists()

@@ -284,8 +284,9 @@ def validation_loss(model, experiment, split, batches, config):
     stream untouched, so that how much is validated cannot change how the model trains.
     """
     model.eval()
-    device = split.labels.device
-    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+    # manual_seed reseeds every CUDA device, so every one is forked and restored.
+    cuda_devices = range(torch.cuda.device_count()) if split.labels.is_cuda else []
+    with torch.random.fork_rng(devices=cuda_devices):
         torch.manual_seed(config.seed + VALIDATION_SEED_OFFSET)
         total = sum(experiment.batch_loss(model, split, batch, config) * len(batch[0]) for batch in batches)
     return (total / sum(len(batch[0]) for batch in batches)).item()

@@ -26,14 +26,21 @@ def squared_distances(queries, references):
     dimensions it is used on points centred on the references' mean.
     """
     if queries.shape[1] <= 8:
-        distances = (queries[:, :1] - references[:, 0]).pow_(2)
-        for j in range(1, queries.shape[1]):
-            distances.add_((queries[:, j:j + 1] - references[:, j]).pow_(2))
-        return distances
+        return summed_squares(queries, references.T)
     centre = references.mean(dim=0)
     queries, references = queries - centre, references - centre
     return torch.addmm((queries * queries).sum(1, keepdim=True),
                        queries, references.T, alpha=-2).add_((references * references).sum(1)).clamp_min_(0)
+
+
+def summed_squares(queries, coordinates):
+    """sum_j (queries[:, j] - coordinates[j])^2, one coordinate at a time: `coordinates[j]` is
+    the j-th coordinate of the references, (N,) or (Q, N), broadcast against the queries."""
+    total = None
+    for j, coordinate in enumerate(coordinates):
+        term = (queries[:, j:j + 1] - coordinate).pow_(2)
+        total = term if total is None else total.add_(term)
+    return total
 
 
 def k_nearest(queries, references, k, window=512, chunk_size=CHUNK_SIZE):
@@ -64,10 +71,8 @@ def k_nearest(queries, references, k, window=512, chunk_size=CHUNK_SIZE):
         place = torch.searchsorted(line, chunk[:, axis].contiguous())
         first = (place - window).clamp(0, len(line) - 2 * window)
         columns = first[:, None] + offsets                          # (chunk, 2 window), sorted order
-        # Coordinate by coordinate, as squared_distances does, from one contiguous line each.
-        distances = (lines[0][columns] - chunk[:, :1]).pow_(2)
-        for j in range(1, chunk.shape[1]):
-            distances.add_((lines[j][columns] - chunk[:, j:j + 1]).pow_(2))
+        # Exact, as squared_distances is, from one contiguous line per coordinate.
+        distances = summed_squares(chunk, (line_j[columns] for line_j in lines))
         kth, nearest = distances.topk(k, dim=1, largest=False)
         kth = kth[:, -1]
         below, above = first - 1, first + 2 * window                # the nearest outside the window
