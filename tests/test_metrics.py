@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from training.metrics import (is_collapsed, k_nearest, knn_accuracy, retrieval_scores, silhouette,
-                              squared_distances)
+from training.metrics import (intruder_sums, is_collapsed, k_nearest, knn_accuracy, ranked_sums,
+                              retrieval_scores, silhouette, squared_distances)
 
 
 def test_knn_accuracy_on_a_hand_made_case():
@@ -118,16 +118,45 @@ def brute_force_retrieval(points, labels, only=None):
     return sum(hits) / len(hits), sum(average_precisions) / len(average_precisions)
 
 
+# intruders=1: nearly every query is ranked in full; 10,000: every query is answered from its
+# intruders alone.
 @pytest.mark.parametrize("seed", range(3))
-def test_retrieval_matches_brute_force_on_a_grid_full_of_ties(seed):
+@pytest.mark.parametrize("intruders", [1, 4, 10_000])
+def test_retrieval_matches_brute_force_on_a_grid_full_of_ties(seed, intruders):
     rng = random.Random(seed)
     points = [[rng.randrange(4), rng.randrange(4)] for _ in range(150)]
     labels = [rng.randrange(4) for _ in range(149)] + [9]  # a class of one, too
     expected = brute_force_retrieval(points, labels)
     for chunk_size in (7, 1000):
         found = retrieval_scores(torch.tensor(points, dtype=torch.float32), torch.tensor(labels),
-                                 chunk_size=chunk_size)
+                                 chunk_size=chunk_size, intruders=intruders)
         assert found == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("intruders", [1, 8, 10_000])
+def test_retrieval_matches_brute_force_on_overlapping_clusters(intruders):
+    generator = torch.Generator().manual_seed(0)
+    labels = torch.randint(0, 5, (400,), generator=generator)
+    points = torch.randn(400, 2, generator=generator) + 2 * torch.stack([labels.cos(), labels.sin()], 1)
+    expected = brute_force_retrieval(points.double().tolist(), labels.tolist())
+    assert retrieval_scores(points.double(), labels, intruders=intruders) == pytest.approx(expected, rel=1e-12)
+
+
+def test_intruder_sums_agree_with_a_full_ranking_for_the_queries_they_answer():
+    generator = torch.Generator().manual_seed(1)
+    labels = torch.randint(0, 3, (600,), generator=generator)
+    points = torch.randn(600, 2, generator=generator) + 5 * torch.stack([labels.cos(), labels.sin()], 1)
+    harmonic = torch.cat([torch.zeros(1, dtype=torch.float64), (1 / torch.arange(1.0, 601).double()).cumsum(0)])
+    members = (labels == 0).nonzero().squeeze(1)
+    own, others = points[members], points[labels != 0]
+    place = torch.arange(len(members))
+    hits, precisions, known = intruder_sums(own, own, place, others, harmonic, intruders=6)
+    assert 0 < known.sum() < len(known)     # some queries have more intruders among their first R
+    assert (hits, precisions) == pytest.approx(ranked_sums(own[known], own, place[known], others), rel=1e-12)
+
+
+def test_retrieval_within_a_single_class_is_perfect():
+    assert retrieval_scores(torch.randn(5, 2), torch.zeros(5, dtype=torch.long)) == (1.0, 1.0)
 
 
 def test_retrieval_from_some_queries_is_the_mean_over_those_queries_alone():

@@ -15,6 +15,7 @@ import torch
 
 CHUNK_SIZE = 256
 INTEGER_OF = {torch.float32: torch.int32, torch.float64: torch.int64}  # same width
+INTRUDERS = 32   # nearest items of other classes a retrieval query looks at before ranking all
 
 
 def squared_distances(queries, references):
@@ -26,7 +27,7 @@ def squared_distances(queries, references):
     dimensions it is used on points centred on the references' mean.
     """
     if queries.shape[1] <= 8:
-        return summed_squares(queries, references.T)
+        return summed_squares(queries, references.T.contiguous())   # strided coordinates: 3x slower
     centre = references.mean(dim=0)
     queries, references = queries - centre, references - centre
     return torch.addmm((queries * queries).sum(1, keepdim=True),
@@ -126,7 +127,7 @@ def knn_accuracy(reference, reference_labels, query, query_labels, k=5, chunk_si
     return (votes.argmax(dim=1) == query_labels).sum().item() / len(query)
 
 
-def retrieval_scores(embedding, labels, queries=None, chunk_size=CHUNK_SIZE):
+def retrieval_scores(embedding, labels, queries=None, chunk_size=CHUNK_SIZE, intruders=INTRUDERS):
     """Precision@1 and MAP@R of leave-one-out retrieval within one set (Musgrave et al. 2020).
 
     Each item of `queries` (indices; None: every item) retrieves from all the other items.
@@ -135,37 +136,94 @@ def retrieval_scores(embedding, labels, queries=None, chunk_size=CHUNK_SIZE):
     query's class. precision@1 = rel(1). Items alone in their class (R = 0) have nothing to
     retrieve and are left out of both means; with no item left, both are NaN.
     Returns (precision_at_1, map_at_r).
+
+    Queries are taken a class at a time. Ranking every other item (ranked_sums) is the slow
+    way: a top-R of 10,000 for each of MNIST's 10,000 test images. In a trained space only a
+    few items of other classes ("intruders") rank among a query's first R, a median of 11 on
+    MNIST, and AP@R follows from where those few rank (intruder_sums); only a query with more
+    than `intruders` of them is ranked in full.
     """
     _, class_of, class_sizes = torch.unique(labels, return_inverse=True, return_counts=True)
-    relevant_count = class_sizes[class_of] - 1           # R of every item
     if queries is None:
         queries = torch.arange(len(embedding), device=embedding.device)
-    r_of_queries = relevant_count[queries]
-    queries_counted = int((r_of_queries > 0).sum())
-    if queries_counted == 0:
+    queries = queries[class_sizes[class_of[queries]] > 1]
+    if len(queries) == 0:
         return float("nan"), float("nan")
-    max_r = int(r_of_queries.max())
-    positions = torch.arange(1, max_r + 1, device=embedding.device, dtype=torch.float64)
+    # harmonic[n] = 1 + 1/2 + ... + 1/n
+    harmonic = torch.cat([torch.zeros(1, dtype=torch.float64, device=embedding.device),
+                          (1 / torch.arange(1, len(embedding) + 1, dtype=torch.float64,
+                                            device=embedding.device)).cumsum(0)])
     hits_at_1 = average_precision = 0.0
-    for chunk in queries.split(chunk_size):
-        rows = torch.arange(len(chunk), device=embedding.device)
-        same = class_of[chunk, None] == class_of[None, :]
-        # Integer keys that order by distance and, at equal distances, put other classes
-        # first: the bits of a non-negative float order as the float does, and the lowest
-        # bit is replaced by "same class" (so distances one step of the float apart count as
-        # tied, a difference of one part in 8 million). The key's lowest bit then says
-        # whether a retrieved item is relevant.
-        keys = squared_distances(embedding[chunk], embedding).view(INTEGER_OF[embedding.dtype])
-        keys.bitwise_and_(-2).bitwise_or_(same)
-        keys[rows, chunk] = torch.iinfo(keys.dtype).max   # a query does not retrieve itself
-        relevant = keys.topk(max_r, dim=1, largest=False).values.bitwise_and_(1).double()
-        r = relevant_count[chunk]
-        relevant *= positions <= r[:, None]               # only the first R positions count
-        precision = relevant.cumsum(1) / positions
-        counted = r > 0
-        hits_at_1 += relevant[counted, 0].sum().item()
-        average_precision += ((precision * relevant).sum(1)[counted] / r[counted]).sum().item()
-    return hits_at_1 / queries_counted, average_precision / queries_counted
+    for label in class_of[queries].unique():
+        members = (class_of == label).nonzero().squeeze(1)
+        own, others = embedding[members], embedding[class_of != label]
+        for chunk in queries[class_of[queries] == label].split(chunk_size):
+            place = torch.searchsorted(members, chunk)     # where each query is among `own`
+            hits, precisions, known = intruder_sums(embedding[chunk], own, place, others, harmonic, intruders)
+            more_hits, more_precisions = ranked_sums(embedding[chunk[~known]], own, place[~known], others)
+            hits_at_1 += hits + more_hits
+            average_precision += precisions + more_precisions
+    return hits_at_1 / len(queries), average_precision / len(queries)
+
+
+def distance_keys(distances):
+    """Integer keys that order as the squared distances do, except that distances one step of
+    the float apart count as tied (a difference of one part in 8 million): the bits of a
+    non-negative float order as the float does, and the lowest bit is cleared."""
+    return distances.view(INTEGER_OF[distances.dtype]).bitwise_and_(-2)
+
+
+def intruder_sums(queries, own, place, others, harmonic, intruders):
+    """Sums of rel(1) and AP@R over the `queries`, all of one class, from their nearest intruders.
+
+    `own`: the members of the class, the queries among them at `place`; `others`: the items of
+    every other class. Let x_1 <= x_2 <= ... be a query's distances to the intruders, and a_i
+    the number of members nearer than x_i (at equal distances the intruder ranks first). The
+    i-th intruder is retrieved at rank a_i + i, among the first R when a_i + i <= R. With I
+    intruders among the first R, the members retrieved after the i-th intruder are the s-th
+    for s = a_i + 1, ..., a_{i+1} (a_0 = 0, a_{I+1} cut to R - I), at precision s / (s + i)
+    each, so that
+        R AP@R = sum_{i=0..I} sum_s s / (s + i) = sum_{i=0..I} n_i - i (H(a_{i+1} + i) - H(a_i + i)),
+    n_i the number of those s and H(n) = 1 + 1/2 + ... + 1/n. Only the `intruders` nearest
+    are found, so this is known for a query with fewer of them among its first R (or with no
+    others at all). Returns both sums over the queries it is known for, and which those are.
+    """
+    rows = torch.arange(len(queries), device=queries.device)
+    r = len(own) - 1
+    members = distance_keys(squared_distances(queries, own))
+    members[rows, place] = torch.iinfo(members.dtype).max         # a query does not retrieve itself
+    k = min(intruders, len(others))
+    nearest = distance_keys(squared_distances(queries, others).topk(k, dim=1, largest=False).values)
+    # and, after the k nearest, an intruder at "infinity", behind every member: a_{k+1} = R
+    nearest = torch.cat([nearest, torch.full_like(nearest[:, :1], torch.iinfo(nearest.dtype).max)], dim=1)
+    # Count the members with m of those intruders at or before them, m = 0..k+1: a[:, i-1] = a_i.
+    before = torch.searchsorted(nearest, members, right=True)
+    counts = torch.zeros(len(queries), k + 2, dtype=torch.int64, device=queries.device)
+    a = counts.scatter_add_(1, before, torch.ones_like(before)).cumsum(1)[:, :k + 1]
+    i = torch.arange(k + 1, device=queries.device)
+    retrieved = (a + i + 1 <= r).sum(1, keepdim=True)               # I
+    low = torch.cat([torch.zeros_like(a[:, :1]), a[:, :k]], dim=1)  # a_i, i = 0..k
+    high = torch.where(i < retrieved, a, torch.where(i == retrieved, r - retrieved, low))
+    precisions = ((high - low) - i * (harmonic[high + i] - harmonic[low + i])).sum(1) / r
+    known = (retrieved.squeeze(1) < k) | (k == len(others))
+    return (a[known, 0] > 0).sum().item(), precisions[known].sum().item(), known
+
+
+def ranked_sums(queries, own, place, others):
+    """Sums of rel(1) and AP@R over the `queries`, all of one class, by ranking every other item
+    (arguments as for intruder_sums)."""
+    if len(queries) == 0:
+        return 0, 0.0
+    rows = torch.arange(len(queries), device=queries.device)
+    r = len(own) - 1
+    # The key's lowest bit, cleared by distance_keys, says "same class": at equal distances other
+    # classes rank first, and it tells whether a retrieved item is relevant.
+    members = distance_keys(squared_distances(queries, own)).bitwise_or_(1)
+    members[rows, place] = torch.iinfo(members.dtype).max         # a query does not retrieve itself
+    keys = torch.cat([members, distance_keys(squared_distances(queries, others))], dim=1)
+    relevant = keys.topk(r, dim=1, largest=False).values.bitwise_and_(1).double()
+    precision = relevant.cumsum(1) / torch.arange(1, r + 1, device=queries.device, dtype=torch.float64)
+    return relevant[:, 0].sum().item(), ((precision * relevant).sum(1) / r).sum().item()
 
 
 def silhouette(embedding, labels, chunk_size=CHUNK_SIZE):
