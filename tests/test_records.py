@@ -128,6 +128,26 @@ def test_resuming_with_no_epochs_left_is_a_one_line_error(checkpoint, tiny_data,
     one_line_error(result, "already trained 2 epochs", "--epochs is the total")
 
 
+# The checkpoint was trained with --batch-size 16 --lr 0.01 --seed 7 (see `finished`).
+@pytest.mark.parametrize("options,fragment", [
+    (("--batch-size", 16, "--lr", 0.02, "--seed", 7), "trained with --lr 0.01, not 0.02"),
+    (("--lr", 0.01, "--seed", 7), "trained with --batch-size 16, not 256"),
+    (("--batch-size", 16, "--lr", 0.01, "--seed", 7, "--margin", 2), "pass --margin 1.0"),
+])
+def test_resuming_with_other_training_settings_is_a_one_line_error(options, fragment, checkpoint, tiny_data,
+                                                                   tmp_path):
+    one_line_error(resume(tiny_data, tmp_path, checkpoint, *options), fragment)
+
+
+def test_resuming_with_the_same_settings_goes_on_and_without_animation_writes_no_gif(checkpoint, tiny_data,
+                                                                                       tmp_path):
+    # The checkpoint holds GIF frames (its run had --animation); this run asks for no GIF.
+    result = resume(tiny_data, tmp_path, checkpoint, "--batch-size", 16, "--lr", 0.01, "--seed", 7)
+    assert result.returncode == 0, result.stderr
+    assert [row["epoch"] for row in read_metrics(tmp_path)["epochs"]] == [1, 2, 3]
+    assert not list(tmp_path.glob("*.gif"))
+
+
 class CollapsedClassificationNet(ClassificationNet):
     """Trains as usual, but shows the evaluation a space with every image in one place."""
 

@@ -41,11 +41,14 @@ def save_checkpoint(path, *, model, optimizer, epoch, generator, history, frames
     write_atomically(path, buffer.getvalue())
 
 
-def load_checkpoint(path, identity, epochs):
-    """The checkpoint at `path`, checked against the run's `identity` and total `epochs`.
+def load_checkpoint(path, identity, epochs, settings):
+    """The checkpoint at `path`, checked against the run's `identity`, total `epochs` and
+    training `settings` ({option: value}, the options of TRAINING_SETTINGS).
 
-    A missing or unreadable file, a file that is no checkpoint of this program, or one of
-    another network, data set or latent size is a RunError that says so.
+    A missing or unreadable file, a file that is no checkpoint of this program, one of another
+    network, data set or latent size, or one trained with other settings is a RunError that
+    says so: a resumed run goes on with the checkpoint's optimiser and schedule, so a changed
+    --lr or --batch-size would otherwise be ignored or bend the schedule, silently.
     """
     if not os.path.isfile(path):
         raise RunError(f"--resume {path}: no such file")
@@ -63,6 +66,12 @@ def load_checkpoint(path, identity, epochs):
     if state["epoch"] >= epochs:
         raise RunError(f"--resume {path} has already trained {state['epoch']} epochs; with --resume, "
                        f"--epochs is the total, so pass more than {state['epoch']}")
+    trained_with = state["configuration"]
+    for option, value in settings.items():
+        if option in trained_with and trained_with[option] != value:
+            flag = "--" + option.replace("_", "-")
+            raise RunError(f"--resume {path} was trained with {flag} {trained_with[option]}, not {value}; "
+                           f"a resumed run keeps its settings, so pass {flag} {trained_with[option]}")
     return state
 
 

@@ -4,6 +4,9 @@ import os
 from dataclasses import dataclass, field
 
 DATA_DIR_VARIABLE = "SIAMESE_DATA_DIR"
+# The options that shape what a run learns, beyond its network, data set and latent size: a run
+# resumed from a checkpoint must keep the checkpoint's (training/checkpoint.py).
+TRAINING_SETTINGS = ("lr", "batch_size", "seed", "margin", "classes_per_batch", "images_per_class", "mining")
 
 
 def default_data_dir():

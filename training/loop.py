@@ -20,6 +20,7 @@ from plotting import (embedding_figure, embedding_title, figure_to_png, latent_s
                       to_2d)
 
 from .checkpoint import load_checkpoint, restore, save_checkpoint
+from .config import TRAINING_SETTINGS
 from .errors import NonFiniteLossError, RunError, WriteError, out_of_memory_explained
 from .evaluation import METRICS, RETRIEVAL_SAMPLE, SILHOUETTE_SAMPLE, embed, evaluate, fixed_sample
 from .files import write_atomically
@@ -62,7 +63,8 @@ def run(config, show_progress=True):
         raise RunError(unknown_name_message("dataset", config.dataset, list(DATASET_NAMES)))
     identity = {"network": ALIASES.get(config.network, config.network), "dataset": dataset,
                 "latent_dims": config.latent_dims}
-    checkpoint = load_checkpoint(config.resume, identity, config.epochs) if config.resume else None
+    settings = {option: getattr(config, option) for option in TRAINING_SETTINGS}
+    checkpoint = load_checkpoint(config.resume, identity, config.epochs, settings) if config.resume else None
     device = resolve_device(config.device)
     check_output_folder(config.output)
     try:
@@ -314,7 +316,7 @@ def figures(config, train, test, train_embedding, test_embedding, history, frame
     contents = {"training_figure": lambda: embedding_png("training", train, train_embedding),
                 "testing_figure": lambda: embedding_png("testing", test, test_embedding),
                 "stats": lambda: figure_to_png(stats_figure(history, title, METRICS))}
-    if frames:
+    if frames and config.animation is not None:  # a run resumed without --animation writes no GIF
         contents["animation"] = lambda: latent_space_gif(frames, test.labels.cpu().numpy(),
                                                          test.class_names, title)
     return contents
