@@ -1,15 +1,23 @@
 """How long the evaluation after each epoch takes, against a training epoch at the defaults.
 
     SIAMESE_DATA_DIR=/path/to/datasets python benchmarks/bench_evaluation.py [--device cpu] [--repeats 5]
+        [--model output/siamese-contrastive-MNIST-model.pt]
 
 The issue's budget: a full evaluation of MNIST (validation loss, embedding both splits, k-NN
 accuracy, precision@1, MAP@R, silhouette) must cost less than a fifth of a training epoch of
 siamese-contrastive at the default settings. Every epoch but the last scores precision@1 and
 MAP@R on a fixed sample of queries (training/evaluation.py); the last epoch's evaluation, with
 every test image as a query, is reported beside it. A training epoch is timed over
---train-batches batches and scaled to a whole epoch (1875 batches), so that the comparison
-fits in a minute; both are medians of --repeats, measured alternately, so that a busy machine
-slows both alike. Prints one line per part and the ratio, with the machine.
+--train-batches batches and scaled to a whole epoch; both are medians of --repeats, measured
+alternately, so that a busy machine slows both alike. Prints one line per part and the ratio,
+with the machine.
+
+How long ranking every query takes depends on how well the space is trained (a trained space
+has few items of other classes among a query's first R: training/metrics.py), so the last
+epoch's evaluation is only representative on the model a default run ends with: pass its
+model.pt as --model (`python train.py siamese-contrastive MNIST` writes it), and that model is
+evaluated while a fresh one is trained. Without it the model trained is the one evaluated, and
+it has seen only the benchmark's few batches.
 """
 
 import argparse
@@ -53,6 +61,9 @@ def main():
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--train-batches", type=int, default=300)
     parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    parser.add_argument("--model", default=None,
+                        help="model.pt of a siamese-contrastive MNIST run, the model to evaluate "
+                             "(default: the one being trained)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -63,6 +74,10 @@ def main():
     test = load_split("MNIST", config.data_dir, train=False, device=device)
     torch.manual_seed(0)
     model = experiment.make_model(config).to(device)
+    scored = model      # the model evaluated: the one being trained, or the one --model holds
+    if args.model:
+        scored = experiment.make_model(config).to(device)
+        scored.load_state_dict(torch.load(args.model, map_location=device, weights_only=True)["model"])
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     sampler = experiment.make_sampler(train.labels, config)
     schedule = one_cycle_schedule(optimizer, config.lr, total_steps=(args.repeats + 1) * args.train_batches)
@@ -84,9 +99,9 @@ def main():
                                device)
         parts = {"training epoch (scaled)": seconds * len(sampler) / len(batches)}
         parts["validation loss"], _ = timed(
-            lambda: validation_loss(model, experiment, test, validation_batches, config), device)
-        parts["embed training set"], train_embedding = timed(lambda: embed(model, train), device)
-        parts["embed test set"], test_embedding = timed(lambda: embed(model, test), device)
+            lambda: validation_loss(scored, experiment, test, validation_batches, config), device)
+        parts["embed training set"], train_embedding = timed(lambda: embed(scored, train), device)
+        parts["embed test set"], test_embedding = timed(lambda: embed(scored, test), device)
         parts["k-NN accuracy"], _ = timed(lambda: knn_accuracy(train_embedding, train.labels,
                                                                 test_embedding, test.labels), device)
         parts["precision@1 + MAP@R"], _ = timed(lambda: retrieval_scores(test_embedding, test.labels,
@@ -106,7 +121,8 @@ def main():
 
     machine = (torch.cuda.get_device_name(device) if device.type == "cuda"
                else f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads")
-    print(f"device {device} ({machine}); torch {torch.__version__}; medians of {args.repeats}")
+    print(f"device {device} ({machine}); torch {torch.__version__}; medians of {args.repeats}; "
+          f"model {args.model or 'untrained'}")
     for name, values in times.items():
         print(f"  {name:<24} {statistics.median(values):8.3f} s")
     for name in ("full evaluation", "last epoch's evaluation"):
