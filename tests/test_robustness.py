@@ -386,6 +386,19 @@ def test_out_of_memory_suggests_a_smaller_batch(error, tiny_data, tmp_path, monk
                       "--images-per-class), or --device cpu")
 
 
+@pytest.mark.parametrize("error", [torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 180.00 MiB"),
+                                   RuntimeError("[enforce fail at alloc_cpu.cpp:117] DefaultCPUAllocator: "
+                                                "can't allocate memory: you tried to allocate 188160000 bytes"),
+                                   MemoryError()])
+def test_out_of_memory_while_loading_the_data_is_one_line(error, tiny_data, tmp_path, monkeypatch, capsys):
+    def exhausted(*args, **kwargs):
+        raise error
+    monkeypatch.setattr(training.loop, "load_split", exhausted)
+    assert main_in_process(tiny_data, tmp_path, 0) == 1
+    assert error_line(capsys) == ("train.py: error: out of memory on cpu; the data sets did not fit (they are "
+                                  "held there whole, as bytes); free some memory")
+
+
 def test_an_unexpected_error_keeps_its_traceback(tiny_data, tmp_path, monkeypatch):
     def bug(*args, **kwargs):
         raise ZeroDivisionError("a bug")

@@ -37,18 +37,21 @@ class WriteError(RunError):
 class OutOfMemoryError(RunError):
     exit_code = 1
 
-    def __init__(self, device, batch_size):
-        super().__init__(f"out of memory on {device}; try a smaller --batch-size (now "
-                         f"{batch_size}; for online-contrastive and online-triplet, fewer "
-                         f"--classes-per-batch or --images-per-class), or --device cpu")
+    def __init__(self, device, advice):
+        super().__init__(f"out of memory on {device}; {advice}")
 
 
 @contextlib.contextmanager
-def out_of_memory_explained(device, batch_size):
-    """Turn the device running out of memory inside the block into an OutOfMemoryError."""
+def out_of_memory_explained(device, advice):
+    """Turn the device running out of memory inside the block into an OutOfMemoryError that
+    gives `advice`."""
     try:
         yield
-    except RuntimeError as error:  # torch.OutOfMemoryError is one; some back ends only say so
-        if isinstance(error, torch.OutOfMemoryError) or "out of memory" in str(error).lower():
-            raise OutOfMemoryError(device, batch_size) from None
+    except (RuntimeError, MemoryError) as error:
+        # torch.OutOfMemoryError is a RuntimeError; other back ends only say so in the message,
+        # and the CPU allocator says "can't allocate memory".
+        message = str(error).lower()
+        if (isinstance(error, (torch.OutOfMemoryError, MemoryError)) or "out of memory" in message
+                or "can't allocate memory" in message):
+            raise OutOfMemoryError(device, advice) from None
         raise

@@ -68,8 +68,11 @@ def run(config, show_progress=True):
     device = resolve_device(config.device)
     check_output_folder(config.output)
     try:
-        train = load_split(dataset, config.data_dir, train=True, device=device)
-        test = load_split(dataset, config.data_dir, train=False, device=device)
+        with out_of_memory_explained(device, "the data sets did not fit (they are held there whole, "
+                                             "as bytes); free some memory" +
+                                             (", or try --device cpu" if device.type != "cpu" else "")):
+            train = load_split(dataset, config.data_dir, train=True, device=device)
+            test = load_split(dataset, config.data_dir, train=False, device=device)
     except DatasetError as error:
         raise RunError(str(error)) from None
 
@@ -107,7 +110,9 @@ def run(config, show_progress=True):
         write_metrics(paths["metrics"], metrics_document(config, identity, run_environment,
                                                          history, config.resume, files, **status))
 
-    with Interruption() as interruption, out_of_memory_explained(device, config.batch_size):
+    smaller_batches = (f"try a smaller --batch-size (now {config.batch_size}; for online-contrastive and "
+                       f"online-triplet, fewer --classes-per-batch or --images-per-class), or --device cpu")
+    with Interruption() as interruption, out_of_memory_explained(device, smaller_batches):
         make_output_folder(config.output)  # only now: everything above has been checked
         with Progress((config.epochs - first_epoch + 1) * len(sampler), enabled=show_progress) as progress:
             try:
