@@ -8,10 +8,10 @@ EMBEDDING_BATCH_SIZE = 512     # images per forward pass (one thread: 512 ran 2x
 KNN_K = 5
 SILHOUETTE_SAMPLE = 5000       # test images in the silhouette's fixed, seeded sample
 # Test images that query in precision@1 and MAP@R after every epoch but the last, which uses
-# all of them. Ranking all 10,000 test images for each of 10,000 queries takes 1.0 s on 2
-# cores, as much as the rest of the evaluation together and alone a sixth of a 6.5 s training
-# epoch (benchmarks/bench_evaluation.py); 1,000 fixed queries take 0.1 s and estimate both
-# within about 0.01 for the curves.
+# all of them. All 10,000 MNIST test images take about 0.6 s on 2 cores in a trained space,
+# and more in an early, untrained one, where many queries are ranked in full (metrics.py);
+# 1,000 fixed queries take a tenth of that and estimate both within about 0.01 for the curves
+# (benchmarks/bench_evaluation.py).
 RETRIEVAL_SAMPLE = 1000
 METRICS = {"knn_accuracy": "5-NN accuracy", "precision_at_1": "precision@1", "map_at_r": "MAP@R",
            "silhouette": "silhouette"}   # key in metrics.json -> label in stats.png
