@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from training.metrics import (intruder_sums, is_collapsed, k_nearest, knn_accuracy, ranked_sums,
+from training.metrics import (intruder_sums, is_collapsed, k_nearest, knn_accuracy, nearest_of_all, ranked_sums,
                               retrieval_scores, silhouette, squared_distances)
 
 
@@ -153,6 +153,28 @@ def test_intruder_sums_agree_with_a_full_ranking_for_the_queries_they_answer():
     hits, precisions, known = intruder_sums(own, own, place, others, harmonic, intruders=6)
     assert 0 < known.sum() < len(known)     # some queries have more intruders among their first R
     assert (hits, precisions) == pytest.approx(ranked_sums(own[known], own, place[known], others), rel=1e-12)
+
+
+def test_retrieval_is_the_same_whichever_way_the_intruders_are_found():
+    # 3,000 points: with 4 intruders a query's nearest are found through blocks of the sorted
+    # others; with 100,000, by a top-k over all of them; with 1, most queries are ranked in full.
+    generator = torch.Generator().manual_seed(2)
+    labels = torch.randint(0, 3, (3000,), generator=generator)
+    points = torch.randn(3000, 2, generator=generator) + 4 * torch.stack([labels.cos(), labels.sin()], 1)
+    expected = retrieval_scores(points, labels, intruders=100_000)
+    for intruders in (1, 4):
+        assert retrieval_scores(points, labels, intruders=intruders) == pytest.approx(expected, rel=1e-12)
+
+
+@pytest.mark.parametrize("block", [8, 128])   # 8: through the blocks' minima; 128: a top-k of all
+def test_nearest_of_all_matches_a_full_sort(block):
+    generator = torch.Generator().manual_seed(4)
+    queries, references = torch.randn(50, 2, generator=generator), torch.randn(2000, 2, generator=generator)
+    references[::7] = references[3]           # ties, too
+    distances, indices = nearest_of_all(queries, references, 5, block=block)
+    full = squared_distances(queries, references)
+    assert torch.equal(distances, full.sort(dim=1).values[:, :5])
+    assert torch.equal(full.gather(1, indices), distances)
 
 
 def test_retrieval_within_a_single_class_is_perfect():

@@ -60,7 +60,7 @@ def k_nearest(queries, references, k, window=512, chunk_size=CHUNK_SIZE):
     """
     k = min(k, len(references))
     if queries.shape[1] > 8 or len(references) <= 2 * window:
-        return torch.cat([nearest_of_all(chunk, references, k) for chunk in queries.split(chunk_size)])
+        return torch.cat([nearest_of_all(chunk, references, k)[1] for chunk in queries.split(chunk_size)])
     axis = int(references.var(dim=0).argmax())
     order = references[:, axis].argsort()
     lines = references[order].T.contiguous()   # (D, N): each coordinate in that order, contiguous
@@ -88,16 +88,18 @@ def k_nearest(queries, references, k, window=512, chunk_size=CHUNK_SIZE):
 
 
 def nearest_of_all(queries, references, k, block=128):
-    """k_nearest by measuring every query against every reference.
+    """(squared distances, indices), each (Q, k), of the k nearest references of each query,
+    nearest first, by measuring every query against every reference.
 
     Cheaper than a top-k over every reference: the references are cut into blocks, and the k
     nearest references lie in the k blocks with the nearest minima (a block holding one of
-    them has a minimum no farther than the k-th nearest distance).
+    them has a minimum no farther than the k-th nearest distance). The blocks tell most apart
+    when the references are in some spatial order.
     """
     distances = squared_distances(queries, references)
     count = distances.shape[1]
     if count < 8 * block * k:
-        return distances.topk(k, dim=1, largest=False).indices
+        return distances.topk(k, dim=1, largest=False)
     usable = count - count % block
     minima = distances[:, :usable].view(len(queries), -1, block).amin(dim=2)
     nearest_blocks = minima.topk(k, dim=1, largest=False).indices
@@ -105,8 +107,8 @@ def nearest_of_all(queries, references, k, block=128):
                + torch.arange(block, device=queries.device)).flatten(1)
     tail = torch.arange(usable, count, device=queries.device).expand(len(queries), -1)
     columns = torch.cat([columns, tail], dim=1)
-    order = distances.gather(1, columns).topk(k, dim=1, largest=False).indices
-    return columns.gather(1, order)
+    nearest, order = distances.gather(1, columns).topk(k, dim=1, largest=False)
+    return nearest, columns.gather(1, order)
 
 
 def knn_accuracy(reference, reference_labels, query, query_labels, k=5, chunk_size=CHUNK_SIZE):
@@ -157,6 +159,8 @@ def retrieval_scores(embedding, labels, queries=None, chunk_size=CHUNK_SIZE, int
     for label in class_of[queries].unique():
         members = (class_of == label).nonzero().squeeze(1)
         own, others = embedding[members], embedding[class_of != label]
+        if len(others) > 1:   # in a spatial order, for nearest_of_all's blocks: along the widest axis
+            others = others[others[:, others.var(dim=0).argmax()].argsort()]
         for chunk in queries[class_of[queries] == label].split(chunk_size):
             place = torch.searchsorted(members, chunk)     # where each query is among `own`
             hits, precisions, known = intruder_sums(embedding[chunk], own, place, others, harmonic, intruders)
@@ -193,7 +197,7 @@ def intruder_sums(queries, own, place, others, harmonic, intruders):
     members = distance_keys(squared_distances(queries, own))
     members[rows, place] = torch.iinfo(members.dtype).max         # a query does not retrieve itself
     k = min(intruders, len(others))
-    nearest = distance_keys(squared_distances(queries, others).topk(k, dim=1, largest=False).values)
+    nearest = distance_keys(nearest_of_all(queries, others, k, block=32)[0])
     # and, after the k nearest, an intruder at "infinity", behind every member: a_{k+1} = R
     nearest = torch.cat([nearest, torch.full_like(nearest[:, :1], torch.iinfo(nearest.dtype).max)], dim=1)
     # Count the members with m of those intruders at or before them, m = 0..k+1: a[:, i-1] = a_i.
