@@ -27,7 +27,7 @@ def squared_distances(queries, references):
     dimensions it is used on points centred on the references' mean.
     """
     if queries.shape[1] <= 8:
-        return summed_squares(queries, references.T.contiguous())   # strided coordinates: 3x slower
+        return summed_squares(queries, references.T.contiguous())   # strided ones: ~10x slower
     centre = references.mean(dim=0)
     queries, references = queries - centre, references - centre
     return torch.addmm((queries * queries).sum(1, keepdim=True),
@@ -98,7 +98,7 @@ def nearest_of_all(queries, references, k, block=128):
     """
     distances = squared_distances(queries, references)
     count = distances.shape[1]
-    if count < 8 * block * k:
+    if count <= 8 * block * k:   # (k = 0 included)
         return distances.topk(k, dim=1, largest=False)
     usable = count - count % block
     minima = distances[:, :usable].view(len(queries), -1, block).amin(dim=2)
