@@ -99,7 +99,8 @@ def parse_args(argv=None):
     parser.add_argument("--resume", metavar="PATH", default=None,
                         help="continue the run saved in PATH (a model.pt written by an earlier run "
                              "of the same network, data set and --latent-dims, finished or "
-                             "interrupted); --epochs is then the total number of epochs")
+                             "interrupted, with the same --lr, --batch-size, --seed and other "
+                             "training options); --epochs is then the total number of epochs")
     return parser.parse_args(argv)
 
 
