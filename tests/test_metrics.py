@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 import torch
 
-from training.metrics import (intruder_sums, is_collapsed, k_nearest, knn_accuracy, nearest_of_all, ranked_sums,
-                              retrieval_scores, silhouette, squared_distances)
+from training.metrics import (distance_keys, intruder_sums, is_collapsed, k_nearest, knn_accuracy,
+                              nearest_of_all, ranked_sums, retrieval_scores, silhouette, squared_distances)
 
 
 def test_knn_accuracy_on_a_hand_made_case():
@@ -149,10 +149,11 @@ def test_intruder_sums_agree_with_a_full_ranking_for_the_queries_they_answer():
     harmonic = torch.cat([torch.zeros(1, dtype=torch.float64), (1 / torch.arange(1.0, 601).double()).cumsum(0)])
     members = (labels == 0).nonzero().squeeze(1)
     own, others = points[members], points[labels != 0]
-    place = torch.arange(len(members))
-    hits, precisions, known = intruder_sums(own, own, place, others, harmonic, intruders=6)
+    member_keys = distance_keys(squared_distances(own, own))
+    member_keys.fill_diagonal_(torch.iinfo(member_keys.dtype).max)     # a query does not retrieve itself
+    hits, precisions, known = intruder_sums(own, member_keys, others, harmonic, intruders=6)
     assert 0 < known.sum() < len(known)     # some queries have more intruders among their first R
-    assert (hits, precisions) == pytest.approx(ranked_sums(own[known], own, place[known], others), rel=1e-12)
+    assert (hits, precisions) == pytest.approx(ranked_sums(own[known], member_keys[known], others), rel=1e-12)
 
 
 def test_retrieval_is_the_same_whichever_way_the_intruders_are_found():

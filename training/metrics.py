@@ -44,6 +44,13 @@ def summed_squares(queries, coordinates):
     return total
 
 
+def widest_axis_order(points):
+    """(axis, order): the coordinate along which `points` spread most, and the indices that sort
+    them along it (a cheap spatial order: neighbours along it are often neighbours)."""
+    axis = int(points.var(dim=0).argmax())
+    return axis, points[:, axis].argsort()
+
+
 def k_nearest(queries, references, k, window=512, chunk_size=CHUNK_SIZE):
     """Indices (Q, k) of the k nearest references of each query (Euclidean), nearest first.
 
@@ -61,8 +68,7 @@ def k_nearest(queries, references, k, window=512, chunk_size=CHUNK_SIZE):
     k = min(k, len(references))
     if queries.shape[1] > 8 or len(references) <= 2 * window:
         return torch.cat([nearest_of_all(chunk, references, k)[1] for chunk in queries.split(chunk_size)])
-    axis = int(references.var(dim=0).argmax())
-    order = references[:, axis].argsort()
+    axis, order = widest_axis_order(references)
     lines = references[order].T.contiguous()   # (D, N): each coordinate in that order, contiguous
     line = lines[axis]
     offsets = torch.arange(2 * window, device=references.device)
@@ -159,12 +165,14 @@ def retrieval_scores(embedding, labels, queries=None, chunk_size=CHUNK_SIZE, int
     for label in class_of[queries].unique():
         members = (class_of == label).nonzero().squeeze(1)
         own, others = embedding[members], embedding[class_of != label]
-        if len(others) > 1:   # in a spatial order, for nearest_of_all's blocks: along the widest axis
-            others = others[others[:, others.var(dim=0).argmax()].argsort()]
+        if len(others) > 1:   # in a spatial order, for nearest_of_all's blocks
+            others = others[widest_axis_order(others)[1]]
         for chunk in queries[class_of[queries] == label].split(chunk_size):
-            place = torch.searchsorted(members, chunk)     # where each query is among `own`
-            hits, precisions, known = intruder_sums(embedding[chunk], own, place, others, harmonic, intruders)
-            more_hits, more_precisions = ranked_sums(embedding[chunk[~known]], own, place[~known], others)
+            rows, place = torch.arange(len(chunk), device=embedding.device), torch.searchsorted(members, chunk)
+            member_keys = distance_keys(squared_distances(embedding[chunk], own))
+            member_keys[rows, place] = torch.iinfo(member_keys.dtype).max   # a query does not retrieve itself
+            hits, precisions, known = intruder_sums(embedding[chunk], member_keys, others, harmonic, intruders)
+            more_hits, more_precisions = ranked_sums(embedding[chunk[~known]], member_keys[~known], others)
             hits_at_1 += hits + more_hits
             average_precision += precisions + more_precisions
     return hits_at_1 / len(queries), average_precision / len(queries)
@@ -177,12 +185,13 @@ def distance_keys(distances):
     return distances.view(INTEGER_OF[distances.dtype]).bitwise_and_(-2)
 
 
-def intruder_sums(queries, own, place, others, harmonic, intruders):
+def intruder_sums(queries, member_keys, others, harmonic, intruders):
     """Sums of rel(1) and AP@R over the `queries`, all of one class, from their nearest intruders.
 
-    `own`: the members of the class, the queries among them at `place`; `others`: the items of
-    every other class. Let x_1 <= x_2 <= ... be a query's distances to the intruders, and a_i
-    the number of members nearer than x_i (at equal distances the intruder ranks first). The
+    `member_keys`: distance_keys to every member of the class, a query's own set to the
+    largest key (so R = member_keys.shape[1] - 1); `others`: the items of every other class.
+    Let x_1 <= x_2 <= ... be a query's distances to the intruders, and a_i the number of
+    members nearer than x_i (at equal distances the intruder ranks first). The
     i-th intruder is retrieved at rank a_i + i, among the first R when a_i + i <= R. With I
     intruders among the first R, the members retrieved after the i-th intruder are the s-th
     for s = a_i + 1, ..., a_{i+1} (a_0 = 0, a_{I+1} cut to R - I), at precision s / (s + i)
@@ -192,16 +201,13 @@ def intruder_sums(queries, own, place, others, harmonic, intruders):
     are found, so this is known for a query with fewer of them among its first R (or with no
     others at all). Returns both sums over the queries it is known for, and which those are.
     """
-    rows = torch.arange(len(queries), device=queries.device)
-    r = len(own) - 1
-    members = distance_keys(squared_distances(queries, own))
-    members[rows, place] = torch.iinfo(members.dtype).max         # a query does not retrieve itself
+    r = member_keys.shape[1] - 1
     k = min(intruders, len(others))
     nearest = distance_keys(nearest_of_all(queries, others, k, block=32)[0])
     # and, after the k nearest, an intruder at "infinity", behind every member: a_{k+1} = R
     nearest = torch.cat([nearest, torch.full_like(nearest[:, :1], torch.iinfo(nearest.dtype).max)], dim=1)
     # Count the members with m of those intruders at or before them, m = 0..k+1: a[:, i-1] = a_i.
-    before = torch.searchsorted(nearest, members, right=True)
+    before = torch.searchsorted(nearest, member_keys, right=True)
     counts = torch.zeros(len(queries), k + 2, dtype=torch.int64, device=queries.device)
     a = counts.scatter_add_(1, before, torch.ones_like(before)).cumsum(1)[:, :k + 1]
     i = torch.arange(k + 1, device=queries.device)
@@ -213,18 +219,16 @@ def intruder_sums(queries, own, place, others, harmonic, intruders):
     return (a[known, 0] > 0).sum().item(), precisions[known].sum().item(), known
 
 
-def ranked_sums(queries, own, place, others):
+def ranked_sums(queries, member_keys, others):
     """Sums of rel(1) and AP@R over the `queries`, all of one class, by ranking every other item
     (arguments as for intruder_sums)."""
     if len(queries) == 0:
         return 0, 0.0
-    rows = torch.arange(len(queries), device=queries.device)
-    r = len(own) - 1
+    r = member_keys.shape[1] - 1
     # The key's lowest bit, cleared by distance_keys, says "same class": at equal distances other
-    # classes rank first, and it tells whether a retrieved item is relevant.
-    members = distance_keys(squared_distances(queries, own)).bitwise_or_(1)
-    members[rows, place] = torch.iinfo(members.dtype).max         # a query does not retrieve itself
-    keys = torch.cat([members, distance_keys(squared_distances(queries, others))], dim=1)
+    # classes rank first, and it tells whether a retrieved item is relevant. (A query's own key,
+    # the largest, has it set already and ranks last.)
+    keys = torch.cat([member_keys | 1, distance_keys(squared_distances(queries, others))], dim=1)
     relevant = keys.topk(r, dim=1, largest=False).values.bitwise_and_(1).double()
     precision = relevant.cumsum(1) / torch.arange(1, r + 1, device=queries.device, dtype=torch.float64)
     return relevant[:, 0].sum().item(), ((precision * relevant).sum(1) / r).sum().item()
