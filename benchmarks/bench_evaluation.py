@@ -70,14 +70,20 @@ def main():
     device = resolve_device(args.device)
     config = Config("siamese-contrastive", "MNIST", data_dir=args.data_dir, device=str(device))
     experiment = find_experiment(config.network)
+    scored = None       # the model evaluated: the one --model holds, else the one being trained
+    if args.model:
+        scored = experiment.make_model(config).to(device)
+        try:
+            scored.load_state_dict(torch.load(args.model, map_location=device, weights_only=True)["model"])
+        except Exception as error:  # a missing file, no checkpoint, another network's weights, ...
+            reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:120]
+            parser.error(f"--model {args.model} is not the model.pt of a siamese-contrastive MNIST run ({reason})")
     train = load_split("MNIST", config.data_dir, train=True, device=device)
     test = load_split("MNIST", config.data_dir, train=False, device=device)
     torch.manual_seed(0)
     model = experiment.make_model(config).to(device)
-    scored = model      # the model evaluated: the one being trained, or the one --model holds
-    if args.model:
-        scored = experiment.make_model(config).to(device)
-        scored.load_state_dict(torch.load(args.model, map_location=device, weights_only=True)["model"])
+    if scored is None:
+        scored = model
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     sampler = experiment.make_sampler(train.labels, config)
     schedule = one_cycle_schedule(optimizer, config.lr, total_steps=(args.repeats + 1) * args.train_batches)
