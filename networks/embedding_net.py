@@ -21,6 +21,23 @@ class MaxPool2x2(nn.MaxPool2d):
         return torch.maximum(rows[..., 0::2], rows[..., 1::2])
 
 
+def prelu_then_pool(x, prelu, pool):
+    """pool(prelu(x)), computed as prelu(pool(x)) on a CPU while that is the same function.
+
+    A PReLU whose slopes are positive is increasing, so the largest of its values in a window
+    is its value at the window's largest input: pooling first gives the same numbers, to the
+    bit, and the PReLU and its backward pass see a quarter of the elements (a training step at
+    batch 256 ran about a fifth faster). Gradients are those of pool(prelu(x)) up to rounding
+    (the slope's gradient is summed in another order). Otherwise the PReLU goes first: a
+    negative slope makes it another function, and a zero slope ties every negative input, so
+    that which one the gradient reaches would change. On a GPU it goes first too: checking the
+    slope's sign there would make the host wait for the device at every layer.
+    """
+    if x.device.type == "cpu" and bool((prelu.weight > 0).all()):
+        return prelu(pool(x))
+    return pool(prelu(x))
+
+
 class EmbeddingNet(nn.Module):
     """The shared convolutional trunk: a 1x28x28 image -> a `latent_dims` embedding.
 
@@ -31,14 +48,17 @@ class EmbeddingNet(nn.Module):
     def __init__(self, latent_dims=2):
         super().__init__()
         self.latent_dims = latent_dims
-        self.features = nn.Sequential(
+        self.features = nn.Sequential(   # forward() takes it three modules at a time
             nn.Conv2d(1, 6, 5), nn.PReLU(), MaxPool2x2(),
             nn.Conv2d(6, 16, 5), nn.PReLU(), MaxPool2x2(),
         )
         self.head = nn.Sequential(nn.Linear(16 * 4 * 4, 128), nn.PReLU(), nn.Linear(128, latent_dims))
 
     def forward(self, images):
-        return self.head(self.features(images).flatten(1))
+        x = images
+        for conv, prelu, pool in (self.features[:3], self.features[3:]):
+            x = prelu_then_pool(conv(x), prelu, pool)
+        return self.head(x.flatten(1))
 
     def embed(self, images):
         return self(images)

@@ -102,6 +102,73 @@ def test_embedding_is_the_same_with_and_without_autograd():
     assert torch.equal(fast, model(images).detach())
 
 
+def prelu_inputs(model, images, grad=True):
+    """The shapes of the tensors each conv layer's PReLU was applied to in one forward pass."""
+    seen = []
+    hooks = [prelu.register_forward_hook(lambda module, args, out: seen.append(tuple(args[0].shape)))
+             for prelu in (model.features[1], model.features[4])]
+    with torch.set_grad_enabled(grad):
+        model(images)
+    for hook in hooks:
+        hook.remove()
+    return seen
+
+
+def reference_embedding(model, images):
+    """The network as written, module after module: conv, PReLU, pool, conv, PReLU, pool, head."""
+    return model.head(model.features(images).flatten(1))
+
+
+@pytest.mark.parametrize("slope", [0.25, 1e-30])
+def test_pooling_before_a_positive_prelu_is_the_same_function_on_a_quarter(slope):
+    torch.manual_seed(0)
+    model = EmbeddingNet(2)
+    for prelu in (model.features[1], model.features[4]):
+        prelu.weight.data.fill_(slope)
+    images = torch.randn(6, 1, 28, 28)
+    images[:3, :, :10] = 0.0   # blank rows, as in MNIST: windows of equal conv outputs (ties)
+    assert prelu_inputs(model, images) == [(6, 6, 12, 12), (6, 16, 4, 4)]   # pooled first
+    for grad in (False, True):
+        with torch.set_grad_enabled(grad):
+            assert torch.equal(model(images), reference_embedding(model, images))
+    # Gradients equal those of the network as written, up to the order of summation.
+    model(images).square().sum().backward()
+    fast = [p.grad.clone() for p in model.parameters()]
+    model.zero_grad()
+    reference_embedding(model, images).square().sum().backward()
+    for got, expected in zip(fast, [p.grad for p in model.parameters()]):
+        torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("slope", [-0.5, 0.0])
+def test_a_negative_or_zero_prelu_slope_is_applied_before_pooling(slope):
+    torch.manual_seed(0)
+    model = EmbeddingNet(2)
+    model.features[4].weight.data.fill_(slope)
+    images = torch.randn(6, 1, 28, 28)
+    assert prelu_inputs(model, images) == [(6, 6, 12, 12), (6, 16, 8, 8)]   # each layer decides
+    model.features[1].weight.data.fill_(slope)
+    assert prelu_inputs(model, images) == [(6, 6, 24, 24), (6, 16, 8, 8)]
+    assert torch.equal(model(images), reference_embedding(model, images))
+    model(images).square().sum().backward()
+    fast = [p.grad.clone() for p in model.parameters()]
+    model.zero_grad()
+    reference_embedding(model, images).square().sum().backward()
+    for got, expected in zip(fast, [p.grad for p in model.parameters()]):
+        assert torch.equal(got, expected)
+
+
+def test_pooling_first_would_be_wrong_for_a_negative_slope():
+    """What the test above guards: with a negative slope, the other order is another function."""
+    torch.manual_seed(0)
+    features = EmbeddingNet(2).features
+    features[4].weight.data.fill_(-0.5)
+    images = torch.randn(6, 1, 28, 28)
+    with torch.no_grad():
+        swapped = features[4](features[5](features[3](features[:3](images))))
+        assert not torch.equal(swapped, features(images))
+
+
 def test_evaluation_embeds_every_image_once_in_order_across_batches():
     from datasets.mnist import Split
     from training import evaluation
