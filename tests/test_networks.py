@@ -119,6 +119,16 @@ def reference_embedding(model, images):
     return model.head(model.features(images).flatten(1))
 
 
+def parameter_gradients(model, images):
+    """(the model's gradients, the gradients of the network as written) of one loss."""
+    gradients = []
+    for forward in (model, lambda images: reference_embedding(model, images)):
+        model.zero_grad()
+        forward(images).square().sum().backward()
+        gradients.append([parameter.grad.clone() for parameter in model.parameters()])
+    return gradients
+
+
 @pytest.mark.parametrize("slope", [0.25, 1e-30])
 def test_pooling_before_a_positive_prelu_is_the_same_function_on_a_quarter(slope):
     torch.manual_seed(0)
@@ -132,11 +142,7 @@ def test_pooling_before_a_positive_prelu_is_the_same_function_on_a_quarter(slope
         with torch.set_grad_enabled(grad):
             assert torch.equal(model(images), reference_embedding(model, images))
     # Gradients equal those of the network as written, up to the order of summation.
-    model(images).square().sum().backward()
-    fast = [p.grad.clone() for p in model.parameters()]
-    model.zero_grad()
-    reference_embedding(model, images).square().sum().backward()
-    for got, expected in zip(fast, [p.grad for p in model.parameters()]):
+    for got, expected in zip(*parameter_gradients(model, images)):
         torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-7)
 
 
@@ -150,11 +156,7 @@ def test_a_negative_or_zero_prelu_slope_is_applied_before_pooling(slope):
     model.features[1].weight.data.fill_(slope)
     assert prelu_inputs(model, images) == [(6, 6, 24, 24), (6, 16, 8, 8)]
     assert torch.equal(model(images), reference_embedding(model, images))
-    model(images).square().sum().backward()
-    fast = [p.grad.clone() for p in model.parameters()]
-    model.zero_grad()
-    reference_embedding(model, images).square().sum().backward()
-    for got, expected in zip(fast, [p.grad for p in model.parameters()]):
+    for got, expected in zip(*parameter_gradients(model, images)):
         assert torch.equal(got, expected)
 
 
