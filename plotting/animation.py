@@ -3,21 +3,36 @@
 import imageio.v3 as iio
 
 from .render import figure_to_rgb
-from .scatter import axis_limits, embedding_figure, embedding_title, to_2d
+from .scatter import axis_limits, embedding_figure, embedding_title, move_points, to_2d
+
+import matplotlib.pyplot as plt  # noqa: E402  (after .render, which chooses the backend)
 
 
 def latent_space_figures(frames, labels, class_names, title):
-    """One figure per frame of `frames`, a list of (caption, (N, D) embedding of the same N
-    samples), all on the same axes, so that what moves is the space, not the camera."""
+    """The figure of each frame of `frames`, a list of (caption, (N, D) embedding of the same N
+    samples), all on the same axes, so that what moves is the space, not the camera.
+
+    It is one figure, laid out once, whose points and title change from frame to frame
+    (scatter.move_points): use each frame before asking for the next, and close the figure
+    after the last."""
     projected = [to_2d(points) for _, points in frames]
     limits = axis_limits([points for points, _ in projected])
+    figure = None
     for (caption, _), (points, projection) in zip(frames, projected):
-        yield embedding_figure(points, labels, class_names, embedding_title(title, caption, projection),
-                               limits=limits, size=6.0)
+        frame_title = embedding_title(title, caption, projection)
+        if figure is None:
+            figure = embedding_figure(points, labels, class_names, frame_title, limits=limits, size=6.0)
+        else:
+            move_points(figure, points, labels, frame_title)
+        yield figure
 
 
 def latent_space_gif(frames, labels, class_names, title, seconds_per_frame=0.5):
     """GIF bytes of `frames` (see latent_space_figures), looping, rendered without frame files."""
-    images = [figure_to_rgb(figure) for figure in latent_space_figures(frames, labels, class_names, title)]
+    images, figure = [], None
+    for figure in latent_space_figures(frames, labels, class_names, title):
+        images.append(figure_to_rgb(figure, close=False))
+    if figure is not None:
+        plt.close(figure)
     return iio.imwrite("<bytes>", images, extension=".gif",
                        duration=int(seconds_per_frame * 1000), loop=0)

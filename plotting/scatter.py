@@ -67,16 +67,39 @@ def embedding_figure(points, labels, class_names, title, limits=None, size=7.0):
     return figure
 
 
-def _fit_title(figure, axes, title, margin=4):
-    """Lay the figure out, wrapping the title's lines until the title, centred on the axes,
-    lies inside the figure with `margin` pixels to spare on either side."""
+def move_points(figure, points, labels, title):
+    """Give a figure made by embedding_figure (with the same labels) new points and a new title.
+
+    The layout is kept, and redone only when the new title does not fit it: laying a figure out
+    takes longer than drawing it, so a GIF's frames are one figure, moved."""
+    axes = figure.axes[0]
+    labels = np.asarray(labels)
+    for cls, collection in enumerate(axes.collections):
+        collection.set_offsets(points[labels == cls])
+    lines = axes.get_title().count("\n")
+    axes.set_title(title)
+    width, room = _title_width_and_room(figure, axes, axes.title)
+    if title.count("\n") != lines or width > room:
+        _fit_title(figure, axes, axes.title)
+    return figure
+
+
+def _title_width_and_room(figure, axes, title, margin=4):
+    """The title's width and the most it may have, in pixels: centred on the axes, it must lie
+    inside the figure with `margin` pixels to spare on either side."""
     renderer = figure.canvas.get_renderer()
+    width = title.get_window_extent(renderer).width
+    axes_box = axes.get_window_extent(renderer)
+    centre = (axes_box.x0 + axes_box.x1) / 2
+    room = 2 * (min(centre - figure.bbox.x0, figure.bbox.x1 - centre) - margin)
+    return width, room
+
+
+def _fit_title(figure, axes, title):
+    """Lay the figure out, wrapping the title's lines until it fits (_title_width_and_room)."""
     for _ in range(6):
         figure.tight_layout()
-        width = title.get_window_extent(renderer).width
-        axes_box = axes.get_window_extent(renderer)
-        centre = (axes_box.x0 + axes_box.x1) / 2
-        room = 2 * (min(centre - figure.bbox.x0, figure.bbox.x1 - centre) - margin)
+        width, room = _title_width_and_room(figure, axes, title)
         if width <= room:
             return
         lines = title.get_text().splitlines()

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from datasets.mnist import CLASS_NAMES
-from plotting import (CLASS_COLOURS, embedding_figure, embedding_title, latent_space_figures,
-                      latent_space_gif, stats_figure)
+from plotting import (CLASS_COLOURS, axis_limits, embedding_figure, embedding_title, figure_to_rgb,
+                      latent_space_figures, latent_space_gif, stats_figure)
 from plotting.render import plt
 from training import EXPERIMENTS
 
@@ -38,15 +38,44 @@ def test_gif_frames_share_fixed_axes_holding_every_frame():
     labels = rng.integers(0, 10, 500)
     # The space grows and drifts from frame to frame; the camera must not follow.
     frames = [(f"epoch {epoch}", rng.normal(size=(500, 2)) * epoch + epoch) for epoch in range(1, 5)]
-    figures = list(latent_space_figures(frames, labels, CLASS_NAMES["MNIST"], "net on MNIST"))
-    limits = {(figure.axes[0].get_xlim(), figure.axes[0].get_ylim()) for figure in figures}
-    assert len(figures) == 4 and len(limits) == 1
+    limits, titles = set(), []
+    for figure in latent_space_figures(frames, labels, CLASS_NAMES["MNIST"], "net on MNIST"):
+        limits.add((figure.axes[0].get_xlim(), figure.axes[0].get_ylim()))
+        titles.append(figure.axes[0].get_title())
+    assert len(titles) == 4 and len(limits) == 1
     (x0, x1), (y0, y1) = limits.pop()
     everything = np.concatenate([points for _, points in frames])
     inside = ((everything[:, 0] >= x0) & (everything[:, 0] <= x1)
               & (everything[:, 1] >= y0) & (everything[:, 1] <= y1))
     assert inside.mean() > 0.99
-    assert "epoch 3" in figures[2].axes[0].get_title()
+    assert "epoch 3" in titles[2]
+
+
+def test_gif_frames_are_one_figure_moved_and_look_as_figures_of_their_own_would():
+    rng = np.random.default_rng(7)
+    labels = rng.integers(0, 10, 300)
+    frames = [(f"epoch {epoch}, 5-NN accuracy 0.{epoch}11", rng.normal(size=(300, 2)) * epoch)
+              for epoch in range(1, 4)]
+    limits = axis_limits([points for _, points in frames])
+    seen = set()
+    for (caption, points), figure in zip(frames, latent_space_figures(frames, labels, CLASS_NAMES["MNIST"], "t")):
+        seen.add(id(figure))
+        own = embedding_figure(points, labels, CLASS_NAMES["MNIST"], embedding_title("t", caption),
+                               limits=limits, size=6.0)
+        assert np.array_equal(figure_to_rgb(figure, close=False), figure_to_rgb(own))
+    assert len(seen) == 1   # laid out once: building a figure a frame took longer than drawing it
+
+
+def test_a_gif_frame_whose_title_no_longer_fits_is_laid_out_again():
+    rng = np.random.default_rng(8)
+    long_caption = "epoch 2, " + "a caption far too long for one line of the frame " * 2
+    frames = [("epoch 1", rng.normal(size=(100, 2))), (long_caption, rng.normal(size=(100, 2)))]
+    figures = latent_space_figures(frames, rng.integers(0, 10, 100), CLASS_NAMES["MNIST"], "t")
+    next(figures)
+    figure = next(figures)
+    assert " ".join(figure.axes[0].get_title().split()) == " ".join(f"t {long_caption}".split())
+    assert figure.axes[0].get_title().count("\n") > 1   # wrapped
+    assert_inside(*title_box_and_figure_box(figure, dpi=80))
 
 
 def test_gif_of_higher_dimensions_says_it_is_a_projection():
