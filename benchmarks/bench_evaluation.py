@@ -33,6 +33,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from datasets import load_split  # noqa: E402
 from training import Config, default_data_dir, find_experiment  # noqa: E402
+from training.errors import first_line  # noqa: E402
 from training.evaluation import (RETRIEVAL_SAMPLE, SILHOUETTE_SAMPLE, embed, evaluate,  # noqa: E402
                                  fixed_sample)
 from training.interruption import Interruption  # noqa: E402
@@ -76,8 +77,8 @@ def main():
         try:
             scored.load_state_dict(torch.load(args.model, map_location=device, weights_only=True)["model"])
         except Exception as error:  # a missing file, no checkpoint, another network's weights, ...
-            reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:120]
-            parser.error(f"--model {args.model} is not the model.pt of a siamese-contrastive MNIST run ({reason})")
+            parser.error(f"--model {args.model} is not the model.pt of a siamese-contrastive MNIST run "
+                         f"({first_line(error)})")
     train = load_split("MNIST", config.data_dir, train=True, device=device)
     test = load_split("MNIST", config.data_dir, train=False, device=device)
     torch.manual_seed(0)

@@ -11,7 +11,7 @@ import os
 
 import torch
 
-from .errors import RunError
+from .errors import RunError, first_line
 from .files import write_atomically
 
 FORMAT = "siamese-net-and-friends checkpoint"
@@ -55,8 +55,7 @@ def load_checkpoint(path, identity, epochs, settings):
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises UnpicklingError, RuntimeError, EOFError, ...
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise RunError(f"--resume {path} is not a checkpoint of this program ({reason[:120]})") from None
+        raise RunError(f"--resume {path} is not a checkpoint of this program ({first_line(error)})") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise RunError(f"--resume {path} is not a checkpoint of this program (no '{FORMAT}' marker)")
     for what, value in state["identity"].items():

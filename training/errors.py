@@ -5,6 +5,13 @@ import contextlib
 import torch
 
 
+def first_line(error, limit=120):
+    """What an exception says, in one line of at most `limit` characters (its type's name when
+    it says nothing), for a one-line error message that quotes a library's reason."""
+    lines = str(error).strip().splitlines()
+    return (lines[0] if lines else type(error).__name__)[:limit]
+
+
 class RunError(Exception):
     """A run that cannot go on; `exit_code` 2 for bad input, 1 for a failure while training.
 
