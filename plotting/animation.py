@@ -31,7 +31,7 @@ def latent_space_gif(frames, labels, class_names, title, seconds_per_frame=0.5):
     """GIF bytes of `frames` (see latent_space_figures), looping, rendered without frame files."""
     images, figure = [], None
     for figure in latent_space_figures(frames, labels, class_names, title):
-        images.append(figure_to_rgb(figure, close=False))
+        images.append(figure_to_rgb(figure))
     if figure is not None:
         plt.close(figure)
     return iio.imwrite("<bytes>", images, extension=".gif",

@@ -17,11 +17,9 @@ def figure_to_png(figure, dpi=100):
     return buffer.getvalue()
 
 
-def figure_to_rgb(figure, dpi=80, close=True):
-    """The figure as an (H, W, 3) uint8 array; the figure is closed unless `close` is False."""
+def figure_to_rgb(figure, dpi=80):
+    """The figure as an (H, W, 3) uint8 array; the figure stays open (a GIF draws its frames
+    on one figure, plotting/animation.py)."""
     figure.set_dpi(dpi)
     figure.canvas.draw()
-    rgb = np.asarray(figure.canvas.buffer_rgba())[..., :3].copy()
-    if close:
-        plt.close(figure)
-    return rgb
+    return np.asarray(figure.canvas.buffer_rgba())[..., :3].copy()

@@ -62,7 +62,8 @@ def test_gif_frames_are_one_figure_moved_and_look_as_figures_of_their_own_would(
         seen.add(id(figure))
         own = embedding_figure(points, labels, CLASS_NAMES["MNIST"], embedding_title("t", caption),
                                limits=limits, size=6.0)
-        assert np.array_equal(figure_to_rgb(figure, close=False), figure_to_rgb(own))
+        assert np.array_equal(figure_to_rgb(figure), figure_to_rgb(own))
+        plt.close(own)
     assert len(seen) == 1   # laid out once: building a figure a frame took longer than drawing it
 
 

@@ -27,7 +27,7 @@ def squared_distances(queries, references):
     dimensions it is used on points centred on the references' mean.
     """
     if queries.shape[1] <= 8:
-        return summed_squares(queries, references.T.contiguous())   # strided ones: ~10x slower
+        return summed_squares(queries, references.T.contiguous())   # a strided line is much slower
     centre = references.mean(dim=0)
     queries, references = queries - centre, references - centre
     return torch.addmm((queries * queries).sum(1, keepdim=True),
