@@ -15,8 +15,9 @@
    (start-up and imports, data loading, training, evaluation, plotting, GIF), from an
    instrumented run of the same command.
 4. Time to quality: the test-set 5-NN accuracy of whole `train.py` runs of each
-   `--time-to-quality` network against wall-clock seconds, with the defaults and with the
-   original's learning rate and batch size.
+   `--time-to-quality` network against wall-clock seconds, under each `--quality-settings`:
+   by default train.py's defaults and the original's learning rate and batch size; `all` adds
+   the alternatives to the defaults (QUALITY_SETTINGS), to show which reaches `--target` first.
 
 Runs are timed on whatever else the machine is doing: take medians, and compare only figures
 from one run of this script.
@@ -323,28 +324,57 @@ def whole_process(network, repeats, samples, data_dir, output, log):
     return summary
 
 
-QUALITY_SETTINGS = {"defaults": [], "original's lr and batch size": ["--lr", "1e-4", "--batch-size", "32"]}
+# train.py's options in the time-to-quality runs, by name (--quality-settings): its defaults,
+# the original's learning rate and batch size, and the alternatives to the defaults, each a
+# change of one of the settings that #5 allows to change (with a peak rate to suit a batch
+# size), and a one-cycle schedule short enough to end within the 60 s budget.
+QUALITY_SETTINGS = {
+    "defaults": [],
+    "original": ["--lr", "1e-4", "--batch-size", "32"],
+    "lr-0.005": ["--lr", "0.005"],
+    "lr-0.02": ["--lr", "0.02"],
+    "batch-128": ["--batch-size", "128", "--lr", "0.005"],
+    "batch-512": ["--batch-size", "512", "--lr", "0.02"],
+    "margin-2": ["--margin", "2"],
+    "epochs-7": ["--epochs", "7"],
+}
 
 
-def time_to_quality(network, repeats, data_dir, output, budget, target, log):
-    """5-NN accuracy against whole-process seconds, train.py's defaults against the original's
-    lr and batch size, alternately; when each first reached `target`, and the best within `budget`."""
-    runs = {name: [] for name in QUALITY_SETTINGS}
+def time_to_quality(network, settings, repeats, data_dir, output, budget, target, log):
+    """5-NN accuracy against whole-process seconds under each of `settings` (names of
+    QUALITY_SETTINGS), alternately; when each first reached `target`, and the best within `budget`."""
+    runs = {name: [] for name in settings}
     for repeat in range(repeats):
-        for name, options in QUALITY_SETTINGS.items():
-            argv = [network, "MNIST", "--data-dir", data_dir, "--output", os.path.join(output, "quality"), *options]
+        for name in settings:
+            argv = [network, "MNIST", "--data-dir", data_dir, "--output", os.path.join(output, "quality"),
+                    *QUALITY_SETTINGS[name]]
             result = measured(worker_command(kind="quality", argv=argv, launched=time.time(), budget=budget))
             seen = json.loads(result["stdout"].strip().splitlines()[-1])
             runs[name].append(seen)
             log(f"  time to quality, {network}, repeat {repeat + 1}, {name}: " +
                 ", ".join(f"{accuracy:.4f} at {seconds:.0f} s" for seconds, accuracy in seen))
-    summary = {"network": network, "target": target, "budget_seconds": budget, "runs": runs}
+    summary = {"network": network, "target": target, "budget_seconds": budget,
+               "settings": {name: QUALITY_SETTINGS[name] for name in settings}, "runs": runs}
     for name, seen_runs in runs.items():
         reached = [next((seconds for seconds, accuracy in seen if accuracy >= target), None) for seen in seen_runs]
         best = [max((accuracy for seconds, accuracy in seen if seconds <= budget), default=None) for seen in seen_runs]
         summary[name] = {"seconds_to_target": None if None in reached else statistics.median(reached),
                          "best_accuracy_within_budget": None if None in best else statistics.median(best)}
     return summary
+
+
+def quality_table(summaries):
+    """Markdown: per network and setting, the best 5-NN accuracy within the budget and when
+    the target was reached (medians over the repeats)."""
+    lines = ["| network | setting | train.py options | best 5-NN within budget | seconds to target |",
+             "|---|---|---|---|---|"]
+    for summary in summaries:
+        for name, options in summary["settings"].items():
+            best, reached = (summary[name][key] for key in ("best_accuracy_within_budget", "seconds_to_target"))
+            lines.append(f"| {summary['network']} | {name} | {' '.join(options) or '(none)'} | "
+                         f"{'-' if best is None else f'{best:.4f}'} | "
+                         f"{'not reached' if reached is None else f'{reached:.0f}'} |")
+    return "\n".join(lines)
 
 
 def first_images_copy(data_dir, samples, folder):
@@ -403,6 +433,17 @@ def table(rows, whole, threads):
     return "\n".join(lines)
 
 
+def quality_settings(text):
+    """'defaults,lr-0.02' -> those names of QUALITY_SETTINGS; 'all' -> every one; anything else
+    is an argparse error, one line."""
+    names = list(QUALITY_SETTINGS) if text == "all" else text.split(",")
+    unknown = [name for name in names if name not in QUALITY_SETTINGS]
+    if unknown:
+        raise argparse.ArgumentTypeError(f"unknown setting(s) {', '.join(unknown)}; choose from "
+                                         f"{', '.join(QUALITY_SETTINGS)}, or all")
+    return names
+
+
 def positive_integers(text):
     """'32,256' -> [32, 256]; 'none' -> []; anything else is an argparse error, one line."""
     if text == "none":
@@ -436,7 +477,11 @@ def main(argv=None):
                         help="network whose whole train.py process is timed; 'none' to skip")
     parser.add_argument("--time-to-quality", default="siamese-contrastive,online-contrastive",
                         help="comma-separated networks whose test-set 5-NN accuracy is followed against "
-                             "wall-clock seconds under train.py's defaults; 'none' to skip")
+                             "wall-clock seconds under each --quality-settings; 'none' to skip")
+    parser.add_argument("--quality-settings", default="defaults,original", type=quality_settings,
+                        help="comma-separated settings the time-to-quality runs use, or all: " +
+                             "; ".join(f"{name} = {' '.join(options) or 'no options'}"
+                                       for name, options in QUALITY_SETTINGS.items()))
     parser.add_argument("--target", type=float, default=0.99, help="the 5-NN accuracy to reach")
     parser.add_argument("--budget", type=float, default=60, help="seconds a quality run may take")
     parser.add_argument("--json", default=os.path.join(ROOT, "benchmarks", "results", "bench_train-cpu.json"),
@@ -476,12 +521,12 @@ def main(argv=None):
                                 whole_process(args.whole_process, args.repeats, args.samples, args.data_dir,
                                               args.scratch, log=lambda line: print(line, flush=True)))
     results["time_to_quality"] = [
-        time_to_quality(network, args.repeats, args.data_dir, args.scratch, args.budget, args.target,
+        time_to_quality(network, args.quality_settings, args.repeats, args.data_dir, args.scratch, args.budget, args.target,
                         log=lambda line: print(line, flush=True))
         for network in quality_networks]
     print(table(results["throughput"], results["whole_process"], results["threads"]))
-    for quality in results["time_to_quality"]:
-        print(json.dumps({name: value for name, value in quality.items() if name != "runs"}))
+    if results["time_to_quality"]:
+        print(quality_table(results["time_to_quality"]))
     os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
     write_atomically(args.json, (json.dumps(results, indent=1) + "\n").encode())
     print(f"results in {args.json}")

@@ -17,7 +17,7 @@ def test_the_benchmark_runs_both_pipelines_and_reports_every_figure(tiny_data, t
     done = subprocess.run(
         [sys.executable, os.path.join(ROOT, "benchmarks", "bench_train.py"), "--data-dir", tiny_data,
          "--networks", "siamese-contrastive", "--batch-sizes", "16", "--repeats", "1", "--samples", "60",
-         "--budget", "0", "--thread-counts", "1,2", "--json", results, "--scratch", tmp_path / "scratch"],
+         "--budget", "0", "--thread-counts", "1,2", "--quality-settings", "defaults,epochs-7", "--json", results, "--scratch", tmp_path / "scratch"],
         capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     report = json.loads(results.read_text())
@@ -57,10 +57,13 @@ def test_the_benchmark_runs_both_pipelines_and_reports_every_figure(tiny_data, t
     assert [quality["network"] for quality in report["time_to_quality"]] == ["siamese-contrastive",
                                                                              "online-contrastive"]
     for quality in report["time_to_quality"]:
+        assert quality["settings"] == {"defaults": [], "epochs-7": ["--epochs", "7"]}
+        assert set(quality["runs"]) == {"defaults", "epochs-7"}
         for runs in quality["runs"].values():
             (seen,) = runs
             assert len(seen) == 1  # a budget of 0 s stops each run at its first evaluation
             assert 0 <= seen[0][1] <= 1
+        assert f"| {quality['network']} | epochs-7 | --epochs 7 |" in done.stdout
 
 
 def test_an_unknown_network_is_refused(tiny_data, tmp_path):
@@ -70,6 +73,18 @@ def test_an_unknown_network_is_refused(tiny_data, tmp_path):
     assert done.returncode == 2
     assert "unknown network(s) nonsense" in done.stderr
     assert not (tmp_path / "r.json").exists()
+
+
+def test_an_unknown_quality_setting_is_one_line_and_exit_2(tiny_data, tmp_path):
+    done = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "bench_train.py"),
+                           "--data-dir", tiny_data, "--quality-settings", "defaults,fast", "--json",
+                           tmp_path / "r.json"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("bench_train.py: error: argument --quality-settings: unknown setting(s) fast; "
+                           "choose from defaults, original, lr-0.005")
+    assert last.endswith(", or all")
+    assert "Traceback" not in done.stderr and not (tmp_path / "r.json").exists()
 
 
 def test_a_bad_list_of_numbers_is_one_line_and_exit_2(tiny_data, tmp_path):
