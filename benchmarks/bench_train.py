@@ -405,8 +405,11 @@ def machine():
 
 
 def table(rows, whole, threads):
-    lines = ["| network | batch | suite samples/s | classic samples/s | ratio | suite peak MB | classic peak MB |",
-             "|---|---|---|---|---|---|---|"]
+    """Markdown: the throughput rows, the thread counts, the whole process; only those measured."""
+    lines = []
+    if rows:
+        lines += ["| network | batch | suite samples/s | classic samples/s | ratio | suite peak MB | classic peak MB |",
+                  "|---|---|---|---|---|---|---|"]
     lines += [f"| {r['network']} | {r['batch_size']} | {r['suite_samples_per_second']:.0f} | "
               f"{r['classic_samples_per_second']:.0f} | {r['ratio']:.1f}x | {r['suite_peak_rss_mb']:.0f} | "
               f"{r['classic_peak_rss_mb']:.0f} |" for r in rows]
@@ -524,7 +527,9 @@ def main(argv=None):
         time_to_quality(network, args.quality_settings, args.repeats, args.data_dir, args.scratch, args.budget, args.target,
                         log=lambda line: print(line, flush=True))
         for network in quality_networks]
-    print(table(results["throughput"], results["whole_process"], results["threads"]))
+    measured_speed = table(results["throughput"], results["whole_process"], results["threads"])
+    if measured_speed:
+        print(measured_speed)
     if results["time_to_quality"]:
         print(quality_table(results["time_to_quality"]))
     os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
