@@ -27,11 +27,12 @@ def prelu_then_pool(x, prelu, pool):
     A PReLU whose slopes are positive is increasing, so the largest of its values in a window
     is its value at the window's largest input: pooling first gives the same numbers, to the
     bit, and the PReLU and its backward pass see a quarter of the elements (a training step at
-    batch 256 is a quarter to a third shorter: benchmarks/bench_network.py). Gradients are those of pool(prelu(x)) up to rounding
-    (the slope's gradient is summed in another order). Otherwise the PReLU goes first: a
-    negative slope makes it another function, and a zero slope ties every negative input, so
-    that which one the gradient reaches would change. On a GPU it goes first too: checking the
-    slope's sign there would make the host wait for the device at every layer.
+    batch 256 is a quarter to a third shorter: benchmarks/bench_network.py). Gradients are
+    those of pool(prelu(x)) up to rounding (the slope's gradient is summed in another order).
+    Otherwise the PReLU goes first: a negative slope makes it another function, and a zero
+    slope ties every negative input, so that which one the gradient reaches would change. On a
+    GPU it goes first too: checking the slope's sign there would make the host wait for the
+    device at every layer.
     """
     if x.device.type == "cpu" and bool((prelu.weight > 0).all()):
         return prelu(pool(x))

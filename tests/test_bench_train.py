@@ -17,7 +17,8 @@ def test_the_benchmark_runs_both_pipelines_and_reports_every_figure(tiny_data, t
     done = subprocess.run(
         [sys.executable, os.path.join(ROOT, "benchmarks", "bench_train.py"), "--data-dir", tiny_data,
          "--networks", "siamese-contrastive", "--batch-sizes", "16", "--repeats", "1", "--samples", "60",
-         "--budget", "0", "--thread-counts", "1,2", "--quality-settings", "defaults,epochs-7", "--json", results, "--scratch", tmp_path / "scratch"],
+         "--budget", "0", "--thread-counts", "1,2", "--quality-settings", "defaults,epochs-7",
+         "--json", results, "--scratch", tmp_path / "scratch"],
         capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     report = json.loads(results.read_text())
