@@ -438,13 +438,13 @@ def table(rows, whole, threads):
 
 
 def quality_settings(text):
-    """'defaults,lr-0.02' -> those names of QUALITY_SETTINGS; 'all' -> every one; anything else
-    is an argparse error, one line."""
+    """'defaults,lr-0.02' -> those names of QUALITY_SETTINGS; 'all' (alone) -> every one;
+    anything else is an argparse error, one line."""
     names = list(QUALITY_SETTINGS) if text == "all" else text.split(",")
     unknown = [name for name in names if name not in QUALITY_SETTINGS]
     if unknown:
-        raise argparse.ArgumentTypeError(f"unknown setting(s) {', '.join(unknown)}; choose from "
-                                         f"{', '.join(QUALITY_SETTINGS)}, or all")
+        raise argparse.ArgumentTypeError(f"unknown setting(s) {', '.join(map(repr, unknown))}; choose from "
+                                         f"{', '.join(QUALITY_SETTINGS)}, or all alone")
     return names
 
 

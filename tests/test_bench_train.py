@@ -93,13 +93,13 @@ def test_an_unknown_network_is_refused(tiny_data, tmp_path):
 
 def test_an_unknown_quality_setting_is_one_line_and_exit_2(tiny_data, tmp_path):
     done = subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", "bench_train.py"),
-                           "--data-dir", tiny_data, "--quality-settings", "defaults,fast", "--json",
+                           "--data-dir", tiny_data, "--quality-settings", "defaults,fast,,all", "--json",
                            tmp_path / "r.json"], capture_output=True, text=True, timeout=120)
     assert done.returncode == 2
     last = done.stderr.strip().splitlines()[-1]
-    assert last.startswith("bench_train.py: error: argument --quality-settings: unknown setting(s) fast; "
-                           "choose from defaults, original, lr-0.005")
-    assert last.endswith(", or all")
+    assert last.startswith("bench_train.py: error: argument --quality-settings: unknown setting(s) "
+                           "'fast', '', 'all'; choose from defaults, original, lr-0.005")
+    assert last.endswith(", or all alone")
     assert "Traceback" not in done.stderr and not (tmp_path / "r.json").exists()
 
 
