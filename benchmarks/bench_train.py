@@ -406,24 +406,26 @@ def machine():
 
 
 def table(rows, whole, threads):
-    """Markdown: the throughput rows, the thread counts, the whole process; only those measured."""
-    lines = []
+    """Markdown: the throughput rows, the thread counts, the whole process; only those measured,
+    one blank line between sections."""
+    sections = []
     if rows:
-        lines += ["| network | batch | suite samples/s | classic samples/s | ratio | suite peak MB | classic peak MB |",
-                  "|---|---|---|---|---|---|---|"]
-    lines += [f"| {r['network']} | {r['batch_size']} | {r['suite_samples_per_second']:.0f} | "
-              f"{r['classic_samples_per_second']:.0f} | {r['ratio']:.1f}x | {r['suite_peak_rss_mb']:.0f} | "
-              f"{r['classic_peak_rss_mb']:.0f} |" for r in rows]
+        sections.append(["| network | batch | suite samples/s | classic samples/s | ratio | suite peak MB | classic peak MB |",
+                         "|---|---|---|---|---|---|---|"]
+                        + [f"| {r['network']} | {r['batch_size']} | {r['suite_samples_per_second']:.0f} | "
+                           f"{r['classic_samples_per_second']:.0f} | {r['ratio']:.1f}x | {r['suite_peak_rss_mb']:.0f} | "
+                           f"{r['classic_peak_rss_mb']:.0f} |" for r in rows])
     if threads:
         counts = list(threads[0]["samples_per_second"])
-        lines += ["", "| network | batch | " + " | ".join(f"{count} thread(s) samples/s" for count in counts)
-                  + " | " + " | ".join(f"{count} vs {counts[0]}" for count in counts[1:]) + " |",
-                  "|---|---|" + "---|" * (2 * len(counts) - 1)]
-        lines += [f"| {r['network']} | {r['batch_size']} | "
-                  + " | ".join(f"{r['samples_per_second'][count]:.0f}" for count in counts) + " | "
-                  + " | ".join(f"{r['speedup'][count]:.2f}x" for count in counts[1:]) + " |" for r in threads]
+        sections.append(["| network | batch | " + " | ".join(f"{count} thread(s) samples/s" for count in counts)
+                         + " | " + " | ".join(f"{count} vs {counts[0]}" for count in counts[1:]) + " |",
+                         "|---|---|" + "---|" * (2 * len(counts) - 1)]
+                        + [f"| {r['network']} | {r['batch_size']} | "
+                           + " | ".join(f"{r['samples_per_second'][count]:.0f}" for count in counts) + " | "
+                           + " | ".join(f"{r['speedup'][count]:.2f}x" for count in counts[1:]) + " |"
+                           for r in threads])
     if whole:
-        lines.append("")
+        lines = []
         if "ratio" in whole:
             lines.append(f"whole process, {whole['network']} MNIST --epochs 1 --animation: train.py "
                          f"{whole['suite_wall_seconds']:.1f} s ({whole['suite_peak_rss_mb']:.0f} MB), "
@@ -434,7 +436,8 @@ def table(rows, whole, threads):
             lines.append(f"train.py's seconds, {what}: " + ", ".join(
                 f"{name} {seconds:.1f}" for name, seconds in sorted(phases.items(), key=lambda item: -item[1]))
                 + f"; (evaluation + plotting + GIF) / training {whole[f'{key}_after_training_share']:.2f}")
-    return "\n".join(lines)
+        sections.append(lines)
+    return "\n\n".join("\n".join(lines) for lines in sections)
 
 
 def quality_settings(text):

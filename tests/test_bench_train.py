@@ -112,3 +112,18 @@ def test_a_bad_list_of_numbers_is_one_line_and_exit_2(tiny_data, tmp_path):
         "bench_train.py: error: argument --thread-counts: '1,two' is not a comma-separated list of "
         "positive integers")
     assert "Traceback" not in done.stderr and not (tmp_path / "r.json").exists()
+
+
+def test_the_printed_report_has_one_blank_line_between_sections_and_none_before():
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    from bench_train import table
+    threads = [{"network": "siamese-contrastive", "batch_size": 32, "samples_per_second": {"1": 100.0, "2": 150.0},
+                "speedup": {"1": 1.0, "2": 1.5}}]
+    phases = {"training": 6.0, "evaluation": 1.0}
+    whole = {"network": "siamese-contrastive", "phases_seconds": phases, "phases_after_training_share": 0.17,
+             "phases_of_a_default_run_seconds": phases, "phases_of_a_default_run_after_training_share": 0.17}
+    printed = table([], whole, threads).split("\n")
+    assert printed[0].startswith("| network | batch | 1 thread(s) samples/s")
+    assert printed.count("") == 1 and printed[printed.index("") + 1].startswith("train.py's seconds, one epoch:")
+    assert table([], whole, []).split("\n")[0].startswith("train.py's seconds, one epoch:")
+    assert table([], None, []) == ""
