@@ -9,6 +9,7 @@ writes <output>/<network>-<dataset>-metrics.json, -model.pt, -embeddings.npz,
 """
 
 import argparse
+import math
 import shlex
 import sys
 
@@ -25,12 +26,20 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
+def number(kind, text):
+    """`text` as a finite int or float: an infinite rate or margin only ever ends in NaN losses."""
+    try:
+        value = kind(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text} is not a finite number")
+    return value
+
+
 def positive(kind):
     def parse(text):
-        try:
-            value = kind(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+        value = number(kind, text)
         if not value > 0:
             raise argparse.ArgumentTypeError(f"{text} is not positive")
         return value
@@ -38,10 +47,7 @@ def positive(kind):
 
 
 def non_negative_float(text):
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+    value = number(float, text)
     if not value >= 0:
         raise argparse.ArgumentTypeError(f"{text} is negative")
     return value

@@ -136,7 +136,8 @@ def test_unknown_dataset_lists_the_choices(tiny_data, tmp_path):
 
 @pytest.mark.parametrize("option,value", [("--epochs", 0), ("--epochs", "ten"), ("--batch-size", -3),
                                           ("--lr", 0), ("--log-interval", 0), ("--animation", 0),
-                                          ("--latent-dims", 0), ("--margin", -1),
+                                          ("--latent-dims", 0), ("--margin", -1), ("--lr", "inf"),
+                                          ("--lr", "nan"), ("--margin", "inf"),
                                           ("--classes-per-batch", 0), ("--images-per-class", 0),
                                           ("--mining", "hardest")])
 def test_bad_numbers_are_one_line_errors(option, value, tmp_path):
