@@ -31,9 +31,10 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from datasets import load_split  # noqa: E402
+from datasets import DatasetError, load_split  # noqa: E402
+from train import positive  # noqa: E402
 from training import Config, default_data_dir, find_experiment  # noqa: E402
-from training.errors import first_line  # noqa: E402
+from training.errors import RunError, first_line  # noqa: E402
 from training.evaluation import (RETRIEVAL_SAMPLE, SILHOUETTE_SAMPLE, embed, evaluate,  # noqa: E402
                                  fixed_sample)
 from training.interruption import Interruption  # noqa: E402
@@ -59,16 +60,21 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", default=default_data_dir())
     parser.add_argument("--device", default="auto")
-    parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--train-batches", type=int, default=300)
-    parser.add_argument("--threads", type=int, default=None, help="torch CPU threads (default: torch's)")
+    parser.add_argument("--repeats", type=positive(int), default=5)
+    parser.add_argument("--train-batches", type=positive(int), default=300)
+    parser.add_argument("--threads", type=positive(int), default=None, help="torch CPU threads (default: torch's)")
     parser.add_argument("--model", default=None,
                         help="model.pt of a siamese-contrastive MNIST run, the model to evaluate "
                              "(default: the one being trained)")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
-    device = resolve_device(args.device)
+    try:
+        device = resolve_device(args.device)
+        train = load_split("MNIST", args.data_dir, train=True, device=device)
+        test = load_split("MNIST", args.data_dir, train=False, device=device)
+    except (RunError, DatasetError) as error:
+        parser.error(str(error))
     config = Config("siamese-contrastive", "MNIST", data_dir=args.data_dir, device=str(device))
     experiment = find_experiment(config.network)
     scored = None       # the model evaluated: the one --model holds, else the one being trained
@@ -79,8 +85,6 @@ def main():
         except Exception as error:  # a missing file, no checkpoint, another network's weights, ...
             parser.error(f"--model {args.model} is not the model.pt of a siamese-contrastive MNIST run "
                          f"({first_line(error)})")
-    train = load_split("MNIST", config.data_dir, train=True, device=device)
-    test = load_split("MNIST", config.data_dir, train=False, device=device)
     torch.manual_seed(0)
     model = experiment.make_model(config).to(device)
     if scored is None:

@@ -25,6 +25,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import networks.embedding_net as embedding_net  # noqa: E402
 from datasets import DatasetError, load_split  # noqa: E402
+from train import positive  # noqa: E402
 from training import Config, default_data_dir, find_experiment  # noqa: E402
 from training.errors import RunError  # noqa: E402
 
@@ -59,13 +60,11 @@ def main():
     parser.add_argument("--data-dir", default=default_data_dir())
     parser.add_argument("--networks", type=comma_list,
                         default=comma_list("siamese-contrastive,siamese-binary-cross-entropy,triplet-loss-net"))
-    parser.add_argument("--batch-sizes", type=lambda text: [int(size) for size in comma_list(text)],
+    parser.add_argument("--batch-sizes", type=lambda text: [positive(int)(size) for size in comma_list(text)],
                         default=[32, 256])
-    parser.add_argument("--steps", type=int, default=60, help="timed steps a run")
-    parser.add_argument("--repeats", type=int, default=5, help="runs of each order, alternating")
+    parser.add_argument("--steps", type=positive(int), default=60, help="timed steps a run")
+    parser.add_argument("--repeats", type=positive(int), default=5, help="runs of each order, alternating")
     args = parser.parse_args()
-    if args.steps < 1 or args.repeats < 1:
-        parser.error("--steps and --repeats must be positive")
     try:
         experiments = {network: find_experiment(network) for network in args.networks}
         train = load_split("MNIST", args.data_dir, train=True)

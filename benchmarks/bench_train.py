@@ -39,6 +39,8 @@ import torch
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
+from train import non_negative_float, positive  # noqa: E402  (train.py's checks of its numbers)
+
 # Run a command as a child and report its wall clock and peak resident memory. A fresh
 # launcher per run, so RUSAGE_CHILDREN holds that run's processes only (on Linux ru_maxrss is
 # the largest single process, in KiB: for the classic pipeline, its main process or its worker).
@@ -451,6 +453,14 @@ def quality_settings(text):
     return names
 
 
+def accuracy(text):
+    """'0.99' -> 0.99, a fraction in (0, 1]; anything else is an argparse error, one line."""
+    value = positive(float)(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"{text} is not an accuracy (a fraction, at most 1)")
+    return value
+
+
 def positive_integers(text):
     """'32,256' -> [32, 256]; 'none' -> []; anything else is an argparse error, one line."""
     if text == "none":
@@ -472,8 +482,8 @@ def main(argv=None):
     parser.add_argument("--networks", default=None,
                         help="comma-separated networks (default: every network of the registry)")
     parser.add_argument("--batch-sizes", default="32,256", type=positive_integers, help="comma-separated batch sizes")
-    parser.add_argument("--repeats", type=int, default=3, help="runs of each pipeline per case")
-    parser.add_argument("--samples", type=int, default=None,
+    parser.add_argument("--repeats", type=positive(int), default=3, help="runs of each pipeline per case")
+    parser.add_argument("--samples", type=positive(int), default=None,
                         help="train on the first N training images only (default: all); the "
                              "whole processes read a copy of MNIST cut to them")
     parser.add_argument("--device", default="cpu", help="device of the throughput runs")
@@ -489,8 +499,8 @@ def main(argv=None):
                         help="comma-separated settings the time-to-quality runs use, or all: " +
                              "; ".join(f"{name} = {' '.join(options) or 'no options'}"
                                        for name, options in QUALITY_SETTINGS.items()))
-    parser.add_argument("--target", type=float, default=0.99, help="the 5-NN accuracy to reach")
-    parser.add_argument("--budget", type=float, default=60, help="seconds a quality run may take")
+    parser.add_argument("--target", type=accuracy, default=0.99, help="the 5-NN accuracy to reach")
+    parser.add_argument("--budget", type=non_negative_float, default=60, help="seconds a quality run may take")
     parser.add_argument("--json", default=os.path.join(ROOT, "benchmarks", "results", "bench_train-cpu.json"),
                         help="where the results go")
     parser.add_argument("--scratch", default=os.path.join(ROOT, "tmp", "bench"),
@@ -501,19 +511,27 @@ def main(argv=None):
         return worker(json.loads(args.worker))
 
     from classic import CLASSIC_RECIPES
+    from datasets import DatasetError, load_split
     from training import EXPERIMENTS
     from training.files import write_atomically
 
+    batch_sizes = args.batch_sizes
     wanted = args.networks.split(",") if args.networks else list(EXPERIMENTS)
     quality_networks = [] if args.time_to_quality == "none" else args.time_to_quality.split(",")
-    unknown = [name for name in wanted + quality_networks if name not in EXPERIMENTS]
+    whole_process_network = [] if args.whole_process == "none" else [args.whole_process]
+    unknown = [name for name in wanted + quality_networks + whole_process_network if name not in EXPERIMENTS]
     if unknown:
         parser.error(f"unknown network(s) {', '.join(unknown)}; choose from {', '.join(EXPERIMENTS)}")
     networks = [name for name in wanted if name in CLASSIC_RECIPES]
+    if networks and batch_sizes or args.whole_process != "none" or quality_networks:
+        try:  # every part reads MNIST: a missing or corrupt file is one line here, not one per worker
+            for training_split in (True, False):
+                load_split("MNIST", args.data_dir, train=training_split)
+        except DatasetError as error:
+            parser.error(str(error))
     for name in wanted:
         if name not in CLASSIC_RECIPES:
             print(f"skipping {name}: the classic pipeline has no equivalent of it")
-    batch_sizes = args.batch_sizes
     results = {"machine": machine(), "device": args.device, "samples": args.samples or "all",
                "repeats": args.repeats}
     print(json.dumps(results["machine"]))
