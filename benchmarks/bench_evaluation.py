@@ -56,7 +56,7 @@ def timed(function, device):
     return time.perf_counter() - started, result
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", default=default_data_dir())
     parser.add_argument("--device", default="auto")
@@ -66,7 +66,7 @@ def main():
     parser.add_argument("--model", default=None,
                         help="model.pt of a siamese-contrastive MNIST run, the model to evaluate "
                              "(default: the one being trained)")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
     try:

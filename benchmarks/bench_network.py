@@ -55,7 +55,7 @@ def comma_list(text):
     return [item for item in text.split(",") if item]
 
 
-def main():
+def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", default=default_data_dir())
     parser.add_argument("--networks", type=comma_list,
@@ -64,7 +64,7 @@ def main():
                         default=[32, 256])
     parser.add_argument("--steps", type=positive(int), default=60, help="timed steps a run")
     parser.add_argument("--repeats", type=positive(int), default=5, help="runs of each order, alternating")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     try:
         experiments = {network: find_experiment(network) for network in args.networks}
         train = load_split("MNIST", args.data_dir, train=True)

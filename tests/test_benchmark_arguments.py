@@ -1,7 +1,11 @@
-"""Bad input to a benchmark script is one line on stderr and exit 2, as it is for train.py."""
+"""Bad input to a benchmark script is one line on stderr and exit 2, as it is for train.py.
 
+In process (each script's main(argv)): argparse's refusal is a SystemExit before any work, and
+a subprocess per case would spend seconds importing torch again.
+"""
+
+import importlib
 import os
-import subprocess
 import sys
 
 import pytest
@@ -9,48 +13,51 @@ import pytest
 from conftest import ROOT
 
 BAD_VALUES = [
-    ("bench_train.py", "--repeats", "0", "argument --repeats: 0 is not positive"),
-    ("bench_train.py", "--samples", "-5", "argument --samples: -5 is not positive"),
-    ("bench_train.py", "--budget", "-1", "argument --budget: -1 is negative"),
-    ("bench_train.py", "--target", "1.5", "argument --target: 1.5 is not an accuracy (a fraction, at most 1)"),
-    ("bench_train.py", "--target", "0", "argument --target: 0 is not positive"),
-    ("bench_train.py", "--whole-process", "siamese", "unknown network(s) siamese; choose from "),
-    ("bench_network.py", "--steps", "0", "argument --steps: 0 is not positive"),
-    ("bench_network.py", "--repeats", "-1", "argument --repeats: -1 is not positive"),
-    ("bench_network.py", "--batch-sizes", "32,0", "argument --batch-sizes: 0 is not positive"),
-    ("bench_evaluation.py", "--repeats", "0", "argument --repeats: 0 is not positive"),
-    ("bench_evaluation.py", "--train-batches", "x", "argument --train-batches: 'x' is not a number"),
-    ("bench_evaluation.py", "--threads", "0", "argument --threads: 0 is not positive"),
-    ("bench_evaluation.py", "--device", "tpu", "unknown device 'tpu'; use auto, cpu, cuda or cuda:N"),
+    ("bench_train", "--repeats", "0", "argument --repeats: 0 is not positive"),
+    ("bench_train", "--samples", "-5", "argument --samples: -5 is not positive"),
+    ("bench_train", "--budget", "-1", "argument --budget: -1 is negative"),
+    ("bench_train", "--target", "1.5", "argument --target: 1.5 is not an accuracy (a fraction, at most 1)"),
+    ("bench_train", "--target", "0", "argument --target: 0 is not positive"),
+    ("bench_train", "--whole-process", "siamese", "unknown network(s) siamese; choose from "),
+    ("bench_network", "--steps", "0", "argument --steps: 0 is not positive"),
+    ("bench_network", "--repeats", "-1", "argument --repeats: -1 is not positive"),
+    ("bench_network", "--batch-sizes", "32,0", "argument --batch-sizes: 0 is not positive"),
+    ("bench_evaluation", "--repeats", "0", "argument --repeats: 0 is not positive"),
+    ("bench_evaluation", "--train-batches", "x", "argument --train-batches: 'x' is not a number"),
+    ("bench_evaluation", "--threads", "0", "argument --threads: 0 is not positive"),
+    ("bench_evaluation", "--device", "tpu", "unknown device 'tpu'; use auto, cpu, cuda or cuda:N"),
 ]
 
 
-def run(script, *args, cwd):
-    """The script in `cwd`; bench_train's results and scratch go there too, never to benchmarks/results."""
-    if script == "bench_train.py":
-        args += ("--json", os.path.join(cwd, "r.json"), "--scratch", os.path.join(cwd, "scratch"))
-    return subprocess.run([sys.executable, os.path.join(ROOT, "benchmarks", script), *map(str, args)],
-                          capture_output=True, text=True, timeout=120, cwd=cwd)
-
-
-def last_line_of_a_refusal(done):
-    assert done.returncode == 2, done.stderr
-    assert "Traceback" not in done.stderr
-    return done.stderr.strip().splitlines()[-1]
+def refusal(script, args, folder, capsys):
+    """The one line `script` refuses `args` with, after "error: ", run in `folder`; bench_train's
+    results and scratch go there too, so that a regression cannot overwrite benchmarks/results."""
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    main = importlib.import_module(script).main
+    if script == "bench_train":
+        args += ["--json", str(folder / "r.json"), "--scratch", str(folder / "scratch")]
+    os.chdir(folder)
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as stopped:
+        main(args)
+    assert stopped.value.code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert ": error: " in lines[-1], lines  # argparse's usage, then the line ("prog: error: ...")
+    return lines[-1].split(": error: ", 1)[1]
 
 
 @pytest.mark.parametrize("script,option,value,message", BAD_VALUES,
                          ids=[f"{script}{option}={value}" for script, option, value, _ in BAD_VALUES])
-def test_a_bad_value_is_refused_in_one_line(script, option, value, message, tiny_data, tmp_path):
-    done = run(script, "--data-dir", tiny_data, option, value, cwd=tmp_path)
-    last = last_line_of_a_refusal(done)
-    assert last.startswith(f"{script}: error: ") and message in last, last
+def test_a_bad_value_is_refused_in_one_line(script, option, value, message, tiny_data, tmp_path, capsys,
+                                            monkeypatch):
+    monkeypatch.chdir(ROOT)  # refusal() moves into tmp_path; monkeypatch moves back
+    assert message in refusal(script, ["--data-dir", tiny_data, option, value], tmp_path, capsys)
     assert os.listdir(tmp_path) == []  # no results file, no scratch folder
 
 
-@pytest.mark.parametrize("script", ["bench_train.py", "bench_network.py", "bench_evaluation.py"])
-def test_missing_data_is_refused_in_one_line(script, tmp_path):
-    done = run(script, "--data-dir", tmp_path / "nowhere", cwd=tmp_path)
-    last = last_line_of_a_refusal(done)
-    assert last.startswith(f"{script}: error: MNIST is not in {tmp_path / 'nowhere'}"), last
+@pytest.mark.parametrize("script", ["bench_train", "bench_network", "bench_evaluation"])
+def test_missing_data_is_refused_in_one_line(script, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    line = refusal(script, ["--data-dir", str(tmp_path / "nowhere")], tmp_path, capsys)
+    assert line.startswith(f"MNIST is not in {tmp_path / 'nowhere'}"), line
     assert set(os.listdir(tmp_path)) <= {"nowhere"}  # the download attempt may make the data folder
