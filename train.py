@@ -144,7 +144,7 @@ def after_stop(error, argv):
     if not hasattr(error, "checkpoint"):  # bad input: nothing was started
         return ""
     if error.checkpoint is None:
-        return "; no epoch was completed, so there is nothing to plot or resume (metrics.json records the stop)"
+        return "; no epoch was completed, so there is nothing to plot or resume, and no file was written"
     kept = (f"; the figures and metrics.json show epoch {error.epochs_completed}, the last completed, "
             f"and {error.checkpoint} holds it")
     if not isinstance(error, Interrupted):

@@ -220,12 +220,10 @@ def test_a_signal_before_the_first_epoch_ends_says_there_is_nothing_to_plot(tiny
     process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=240)
     assert process.returncode == 143, stderr
-    document = read_metrics(folder)
-    if document["epochs_completed"] > 0:
+    if os.listdir(folder):
+        assert read_metrics(folder)["epochs_completed"] > 0, "a run with no completed epoch wrote a file"
         pytest.skip("the machine ran the first epoch before the signal came")
-    assert "nothing to plot or resume" in stderr and "resume with" not in stderr
-    assert document["interrupted"] == "SIGTERM" and document["epochs"] == []
-    assert os.listdir(folder) == [f"{PREFIX}metrics.json"]
+    assert "nothing to plot or resume, and no file was written" in stderr and "resume with" not in stderr
 
 
 def test_a_second_signal_stops_at_once(monkeypatch):
@@ -265,15 +263,21 @@ def test_two_quick_signals_leave_no_partial_file(tiny_data, tmp_path):
 
 # A non-finite loss.
 
-def test_a_diverging_run_names_epoch_and_batch_and_suggests_a_lower_lr(tiny_data, tmp_path):
+def test_a_run_diverging_in_its_first_epoch_says_where_and_leaves_an_earlier_runs_files_alone(
+        tiny_data, tmp_path):
+    # An earlier run's files in the folder: a run with no completed epoch must not replace any
+    # of them (a record of its stop beside the earlier run's figures would mix two runs).
+    earlier = {f"embedding-classification-MNIST-{name}": f"earlier run's {name}".encode()
+               for name in ("metrics.json", "model.pt", "stats.png")}
+    for name, content in earlier.items():
+        (tmp_path / name).write_bytes(content)
     result = run_cli("embedding-classification", "MNIST", "--epochs", 2, "--batch-size", 16,
                      "--lr", 1e6, "--data-dir", tiny_data, "--output", tmp_path)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     line = result.stderr.strip().splitlines()[-1]
     assert "non-finite" in line and "epoch 1, batch 2" in line and "lower --lr" in line
-    document = json.loads((tmp_path / "embedding-classification-MNIST-metrics.json").read_text())
-    assert document["failed"].startswith("the loss became non-finite") and document["epochs"] == []
-    assert os.listdir(tmp_path) == ["embedding-classification-MNIST-metrics.json"]
+    assert line.endswith("no epoch was completed, so there is nothing to plot or resume, and no file was written")
+    assert {path.name: path.read_bytes() for path in tmp_path.iterdir()} == earlier
 
 
 def test_a_loss_that_turns_nan_in_epoch_2_keeps_the_checkpoint_of_epoch_1(tiny_data, tmp_path,

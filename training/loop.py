@@ -151,18 +151,23 @@ def run(config, show_progress=True):
             except (Interrupted, NonFiniteLossError) as error:
                 stopped = error
 
-        if stopped is not None and saved is not None:
-            # The model has moved on since the last completed epoch (or holds NaN): show that epoch.
-            frames = restore(torch.load(saved, map_location="cpu", weights_only=True), model,
-                             optimizer, generator)
-            embeddings = None
-        written = {"metrics": paths["metrics"]}
-        if saved == paths["checkpoint"]:
-            written["checkpoint"] = saved
-        results, failures = write_results(config, experiment, paths, model, train, test, history,
-                                          frames, embeddings)
-        written.update(results)
-        record(files=written, **stopped_status(stopped))
+        failures = []
+        # A run stopped before any epoch completed (and not resumed) has no results and writes
+        # nothing: a record of the stop would replace an earlier run's metrics.json in this
+        # folder and leave it beside that run's model and figures.
+        if stopped is None or saved is not None:
+            if stopped is not None:
+                # The model has moved on since the last completed epoch (or holds NaN): show that epoch.
+                frames = restore(torch.load(saved, map_location="cpu", weights_only=True), model,
+                                 optimizer, generator)
+                embeddings = None
+            written = {"metrics": paths["metrics"]}
+            if saved == paths["checkpoint"]:
+                written["checkpoint"] = saved
+            results, failures = write_results(config, experiment, paths, model, train, test, history,
+                                              frames, embeddings)
+            written.update(results)
+            record(files=written, **stopped_status(stopped))
     if stopped is not None:
         stopped.checkpoint, stopped.epochs_completed = saved, len(history)
         if failures:  # one line still says everything
