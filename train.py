@@ -90,7 +90,8 @@ def parse_args(argv=None):
                         help=f"folder holding <dataset>/raw/*-ubyte in torchvision's layout; "
                              f"downloaded there when missing (default from ${DATA_DIR_VARIABLE})")
     parser.add_argument("--latent-dims", type=positive(int), default=2,
-                        help="dimensions of the embedding (more than 2 are plotted through PCA)")
+                        help="dimensions of the embedding (more than 2 are plotted through PCA, "
+                             "1 against the class)")
     parser.add_argument("--margin", type=non_negative_float, default=1.0,
                         help="margin of the contrastive and triplet losses, online ones included")
     parser.add_argument("--classes-per-batch", type=positive(int), default=10, metavar="P",

@@ -207,7 +207,8 @@ def main(argv=None):
     prefix = os.path.join(args.output, f"{args.network}-{args.dataset}-")
     title = f"{args.network} on {args.dataset}"
     for name, split, embedding in (("training", train, train_embedding), ("testing", test, test_embedding)):
-        figure = embedding_figure(to_2d(embedding.numpy())[0], split.targets.numpy(), split.classes,
+        labels = split.targets.numpy()
+        figure = embedding_figure(to_2d(embedding.numpy(), labels)[0], labels, split.classes,
                                   f"{name} set, {title}")
         write_atomically(f"{prefix}{name}-set-embedding.png", figure_to_png(figure))
     write_atomically(f"{prefix}stats.png",

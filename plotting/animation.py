@@ -15,7 +15,7 @@ def latent_space_figures(frames, labels, class_names, title):
     It is one figure, laid out once, whose points and title change from frame to frame
     (scatter.move_points): use each frame before asking for the next, and close the figure
     after the last."""
-    projected = [to_2d(points) for _, points in frames]
+    projected = [to_2d(points, labels) for _, points in frames]
     limits = axis_limits([points for points, _ in projected])
     figure = None
     for (caption, _), (points, projection) in zip(frames, projected):

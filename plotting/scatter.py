@@ -8,20 +8,27 @@ import numpy as np
 # One palette for every figure, so that a class keeps its colour across plots and runs.
 CLASS_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
                  "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+ROW_JITTER = 0.3  # a 1-D embedding's class rows are 1 apart: each spreads over +-0.3 of its own
 
 
-def to_2d(points):
-    """(N, D) embeddings -> (N, 2) points to draw, and a note on how they were obtained.
+def to_2d(points, labels):
+    """(N, D) embeddings of items labelled `labels` -> (N, 2) points to draw, and a note on how
+    they were obtained.
 
-    Two dimensions are drawn as they are; one is drawn against zero; more are projected on
-    their first two principal components (signs fixed so the projection does not flip).
+    Two dimensions are drawn as they are. One is drawn against the class, each class on its own
+    row, spread by a small fixed jitter (the same for every call with N points, so that a GIF's
+    frames do not flicker): on a single line the classes would hide one another. More are
+    projected on their first two principal components (signs fixed so the projection does not
+    flip).
     """
     points = np.asarray(points, dtype=np.float64)
     dims = points.shape[1]
     if dims == 2:
         return points, None
     if dims == 1:
-        return np.column_stack([points[:, 0], np.zeros(len(points))]), "1-D embedding"
+        jitter = np.random.default_rng(0).uniform(-ROW_JITTER, ROW_JITTER, len(points))
+        rows = np.asarray(labels, dtype=np.float64) + jitter
+        return np.column_stack([points[:, 0], rows]), "1-D embedding, a row per class"
     centred = points - points.mean(axis=0)
     _, _, components = np.linalg.svd(centred, full_matrices=False)
     components = components[:2]

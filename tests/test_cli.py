@@ -95,8 +95,9 @@ def test_the_original_spellings_work_and_name_the_files(typed, tiny_data, tmp_pa
     assert f"{typed}-MNIST-testing-set-embedding.png" in files_in(tmp_path)
 
 
-def test_latent_dims_above_two_are_plotted(tiny_data, tmp_path):
-    result = run_cli("siamese-contrastive", "MNIST", "--epochs", 1, "--latent-dims", 5,
+@pytest.mark.parametrize("dims", [1, 5])
+def test_latent_dims_other_than_two_are_plotted(dims, tiny_data, tmp_path):
+    result = run_cli("siamese-contrastive", "MNIST", "--epochs", 1, "--latent-dims", dims,
                      "--data-dir", tiny_data, "--output", tmp_path, "--animation")
     assert result.returncode == 0, result.stderr
     assert len(files_in(tmp_path)) == 7

@@ -5,7 +5,7 @@ import pytest
 
 from datasets.mnist import CLASS_NAMES
 from plotting import (CLASS_COLOURS, axis_limits, embedding_figure, embedding_title, figure_to_rgb,
-                      latent_space_figures, latent_space_gif, stats_figure)
+                      latent_space_figures, latent_space_gif, stats_figure, to_2d)
 from plotting.render import plt
 from training import EXPERIMENTS
 
@@ -77,6 +77,20 @@ def test_a_gif_frame_whose_title_no_longer_fits_is_laid_out_again():
     assert " ".join(figure.axes[0].get_title().split()) == " ".join(f"t {long_caption}".split())
     assert figure.axes[0].get_title().count("\n") > 1   # wrapped
     assert_inside(*title_box_and_figure_box(figure, dpi=80))
+
+
+def test_a_1d_embedding_is_drawn_against_the_class_a_row_each():
+    rng = np.random.default_rng(9)
+    labels = rng.integers(0, 10, 5000)
+    values = rng.normal(size=(5000, 1))
+    points, note = to_2d(values, labels)
+    assert note == "1-D embedding, a row per class"
+    np.testing.assert_array_equal(points[:, 0], values[:, 0])
+    offsets = points[:, 1] - labels
+    assert np.abs(offsets).max() <= 0.3 and offsets.std() > 0.1  # spread within its own row
+    # The same jitter for the next frame of the same items: only the x positions move.
+    later, _ = to_2d(values * 2, labels)
+    np.testing.assert_array_equal(later[:, 1], points[:, 1])
 
 
 def test_gif_of_higher_dimensions_says_it_is_a_projection():

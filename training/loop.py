@@ -319,8 +319,9 @@ def figures(config, train, test, train_embedding, test_embedding, history, frame
     caption = f"epoch {last['epoch']}, 5-NN accuracy {last['knn_accuracy']:.3f}"
 
     def embedding_png(name, split, embedding):
-        points, projection = to_2d(embedding.cpu().numpy())
-        return figure_to_png(embedding_figure(points, split.labels.cpu().numpy(), split.class_names,
+        labels = split.labels.cpu().numpy()
+        points, projection = to_2d(embedding.cpu().numpy(), labels)
+        return figure_to_png(embedding_figure(points, labels, split.class_names,
                                               embedding_title(title, f"{name.capitalize()} set, {caption}",
                                                               projection)))
     contents = {"training_figure": lambda: embedding_png("training", train, train_embedding),
