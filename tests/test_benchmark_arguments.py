@@ -6,7 +6,6 @@ a subprocess per case would spend seconds importing torch again.
 
 import importlib
 import os
-import sys
 
 import pytest
 
@@ -30,13 +29,11 @@ BAD_VALUES = [
 
 
 def refusal(script, args, folder, capsys):
-    """The one line `script` refuses `args` with, after "error: ", run in `folder`; bench_train's
-    results and scratch go there too, so that a regression cannot overwrite benchmarks/results."""
-    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    """The one line `script` refuses `args` with, after "error: "; bench_train's results and
+    scratch go to `folder`, so that a regression cannot overwrite benchmarks/results."""
     main = importlib.import_module(script).main
     if script == "bench_train":
         args += ["--json", str(folder / "r.json"), "--scratch", str(folder / "scratch")]
-    os.chdir(folder)
     capsys.readouterr()
     with pytest.raises(SystemExit) as stopped:
         main(args)
@@ -46,18 +43,23 @@ def refusal(script, args, folder, capsys):
     return lines[-1].split(": error: ", 1)[1]
 
 
+@pytest.fixture
+def in_tmp_path(tmp_path, monkeypatch):
+    """The scripts importable, and run from tmp_path (a relative default path would land there)."""
+    monkeypatch.syspath_prepend(os.path.join(ROOT, "benchmarks"))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
 @pytest.mark.parametrize("script,option,value,message", BAD_VALUES,
                          ids=[f"{script}{option}={value}" for script, option, value, _ in BAD_VALUES])
-def test_a_bad_value_is_refused_in_one_line(script, option, value, message, tiny_data, tmp_path, capsys,
-                                            monkeypatch):
-    monkeypatch.chdir(ROOT)  # refusal() moves into tmp_path; monkeypatch moves back
-    assert message in refusal(script, ["--data-dir", tiny_data, option, value], tmp_path, capsys)
-    assert os.listdir(tmp_path) == []  # no results file, no scratch folder
+def test_a_bad_value_is_refused_in_one_line(script, option, value, message, tiny_data, in_tmp_path, capsys):
+    assert message in refusal(script, ["--data-dir", tiny_data, option, value], in_tmp_path, capsys)
+    assert os.listdir(in_tmp_path) == []  # no results file, no scratch folder
 
 
 @pytest.mark.parametrize("script", ["bench_train", "bench_network", "bench_evaluation"])
-def test_missing_data_is_refused_in_one_line(script, tmp_path, capsys, monkeypatch):
-    monkeypatch.chdir(ROOT)
-    line = refusal(script, ["--data-dir", str(tmp_path / "nowhere")], tmp_path, capsys)
-    assert line.startswith(f"MNIST is not in {tmp_path / 'nowhere'}"), line
-    assert set(os.listdir(tmp_path)) <= {"nowhere"}  # the download attempt may make the data folder
+def test_missing_data_is_refused_in_one_line(script, in_tmp_path, capsys):
+    line = refusal(script, ["--data-dir", str(in_tmp_path / "nowhere")], in_tmp_path, capsys)
+    assert line.startswith(f"MNIST is not in {in_tmp_path / 'nowhere'}"), line
+    assert set(os.listdir(in_tmp_path)) <= {"nowhere"}  # the download attempt may make the data folder

@@ -151,16 +151,16 @@ def run(config, show_progress=True):
             except (Interrupted, NonFiniteLossError) as error:
                 stopped = error
 
+        if stopped is not None and saved is not None:
+            # The model has moved on since the last completed epoch (or holds NaN): show that epoch.
+            frames = restore(torch.load(saved, map_location="cpu", weights_only=True), model,
+                             optimizer, generator)
+            embeddings = None
         failures = []
-        # A run stopped before any epoch completed (and not resumed) has no results and writes
-        # nothing: a record of the stop would replace an earlier run's metrics.json in this
-        # folder and leave it beside that run's model and figures.
-        if stopped is None or saved is not None:
-            if stopped is not None:
-                # The model has moved on since the last completed epoch (or holds NaN): show that epoch.
-                frames = restore(torch.load(saved, map_location="cpu", weights_only=True), model,
-                                 optimizer, generator)
-                embeddings = None
+        # `saved` is None only for a run stopped before any epoch completed (and not resumed): it
+        # has no results and writes nothing, since a record of the stop would replace an earlier
+        # run's metrics.json in this folder and leave it beside that run's model and figures.
+        if saved is not None:
             written = {"metrics": paths["metrics"]}
             if saved == paths["checkpoint"]:
                 written["checkpoint"] = saved
@@ -203,11 +203,9 @@ def write_results(config, experiment, paths, model, train, test, history, frames
 
     Each file is written whole or not at all, and one that fails (a full disk) does not stop
     the others. Returns ({file key: path} of the files written, ["<path> (<reason>)"] of those
-    that failed); writes nothing when no epoch was completed.
+    that failed). `history` holds at least one epoch (run() calls it only then).
     """
     written = {}
-    if not history:
-        return written, []
     if embeddings is None:
         embeddings = embed(model, train), embed(model, test)
     contents = {"embeddings": lambda: embeddings_npz(train, test, *embeddings),
