@@ -53,6 +53,18 @@ def non_negative_float(text):
     return value
 
 
+def frames_every(text):
+    """--animation's N (a positive number of batches), or the original's True / False: its help
+    showed `--animation False`, so its users may write either (True: one frame per epoch)."""
+    switch = {"true": 0, "false": None}
+    if text.strip().lower() in switch:
+        return switch[text.strip().lower()]
+    try:
+        return positive(int)(text)
+    except argparse.ArgumentTypeError as error:
+        raise argparse.ArgumentTypeError(f"{error}: give a number of batches, True or False") from None
+
+
 def parse_args(argv=None):
     networks = ", ".join(EXPERIMENTS)
     aliases = ", ".join(f"{old} = {new}" for old, new in ALIASES.items())
@@ -77,10 +89,11 @@ def parse_args(argv=None):
     parser.add_argument("--output", default="./tmp", help="output folder")
     parser.add_argument("--log-interval", type=positive(int), default=50,
                         help="batches between updates of the training loss on the progress bar")
-    parser.add_argument("--animation", type=positive(int), nargs="?", const=0, default=None,
+    parser.add_argument("--animation", type=frames_every, nargs="?", const=0, default=None,
                         metavar="N",
                         help="write a GIF of the test set's latent space, one frame per epoch; "
-                             "with N, also a frame every N batches")
+                             "with N, also a frame every N batches (the original's --animation "
+                             "True and False are accepted too)")
     parser.add_argument("--device", default="auto",
                         help="auto (CUDA when available), cpu, cuda or cuda:N; a device this "
                              "machine does not have is an error")

@@ -135,8 +135,19 @@ def test_unknown_dataset_lists_the_choices(tiny_data, tmp_path):
     one_line_error(result, "unknown dataset 'CIFAR10'", "MNIST", "FashionMNIST")
 
 
+@pytest.mark.parametrize("typed,frames_every", [("True", 0), ("true", 0), ("False", None), ("FALSE", None),
+                                                 ("7", 7)])
+def test_animation_takes_the_original_true_and_false_as_well_as_a_number(typed, frames_every):
+    # The original's help showed `--animation False`: True is one frame per epoch, False none.
+    import train
+    assert train.parse_args(["siamese-contrastive", "MNIST", "--animation", typed]).animation == frames_every
+    assert train.parse_args(["siamese-contrastive", "MNIST", "--animation"]).animation == 0
+    assert train.parse_args(["siamese-contrastive", "MNIST"]).animation is None
+
+
 @pytest.mark.parametrize("option,value", [("--epochs", 0), ("--epochs", "ten"), ("--batch-size", -3),
                                           ("--lr", 0), ("--log-interval", 0), ("--animation", 0),
+                                          ("--animation", "maybe"),
                                           ("--latent-dims", 0), ("--margin", -1), ("--lr", "inf"),
                                           ("--lr", "nan"), ("--margin", "inf"),
                                           ("--classes-per-batch", 0), ("--images-per-class", 0),
