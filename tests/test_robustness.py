@@ -173,6 +173,11 @@ def test_a_signal_stops_cleanly_and_the_run_resumes_to_the_same_numbers(sent, ex
     folder = tmp_path / "run"
     process = start(tiny_data, folder, "--animation")
     wait_for_epoch(process, folder, 2)
+    # While the run trains, metrics.json lists what it has written so far, and nothing else:
+    # the figures and embeddings come when it ends.
+    during = read_metrics(folder)
+    assert set(during["files"]) == {"metrics", "checkpoint"}
+    assert all(os.path.isfile(path) for path in during["files"].values())
     process.send_signal(sent)
     stdout, stderr = process.communicate(timeout=240)
     assert process.returncode == exit_code, stderr

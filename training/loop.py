@@ -106,7 +106,7 @@ def run(config, show_progress=True):
             frames.append((f"epoch {epoch}, batch {index}", embed(model, test).cpu().numpy()))
             model.train()
 
-    def record(files=paths, **status):
+    def record(files, **status):
         write_metrics(paths["metrics"], metrics_document(config, identity, run_environment,
                                                          history, config.resume, files, **status))
 
@@ -143,11 +143,13 @@ def run(config, show_progress=True):
                     if config.animation is not None:
                         frames.append((f"epoch {epoch}, 5-NN accuracy {row['knn_accuracy']:.3f}",
                                        embeddings[1].cpu().numpy()))
-                    record()
                     save_checkpoint(paths["checkpoint"], model=model, optimizer=optimizer, epoch=epoch,
                                     generator=generator, history=history, frames=frames,
                                     configuration=dataclasses.asdict(config), identity=identity)
                     saved = paths["checkpoint"]
+                    # The figures and embeddings come at the end: until then these two are all
+                    # this run has written.
+                    record(files={"metrics": paths["metrics"], "checkpoint": saved})
             except (Interrupted, NonFiniteLossError) as error:
                 stopped = error
 
