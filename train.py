@@ -31,7 +31,7 @@ def number(kind, text):
     try:
         value = kind(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not a number") from None
+        raise argparse.ArgumentTypeError(f"'{text}' is not {'a whole number' if kind is int else 'a number'}") from None
     if not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"{text} is not a finite number")
     return value
@@ -50,6 +50,15 @@ def non_negative_float(text):
     value = number(float, text)
     if not value >= 0:
         raise argparse.ArgumentTypeError(f"{text} is negative")
+    return value
+
+
+def seed(text):
+    """A seed torch's generators take: the run also seeds generators of its own with seed + 1
+    to seed + 3, and torch refuses 2**64 and more (with a traceback)."""
+    value = number(int, text)
+    if not 0 <= value < 2**63:
+        raise argparse.ArgumentTypeError(f"{text} is not between 0 and 2**63 - 1")
     return value
 
 
@@ -97,7 +106,7 @@ def parse_args(argv=None):
     parser.add_argument("--device", default="auto",
                         help="auto (CUDA when available), cpu, cuda or cuda:N; a device this "
                              "machine does not have is an error")
-    parser.add_argument("--seed", type=int, default=0,
+    parser.add_argument("--seed", type=seed, default=0,
                         help="random seed: the same seed on the same machine gives the same numbers")
     parser.add_argument("--data-dir", default=default_data_dir(),
                         help=f"folder holding <dataset>/raw/*-ubyte in torchvision's layout; "

@@ -22,7 +22,7 @@ BAD_VALUES = [
     ("bench_network", "--repeats", "-1", "argument --repeats: -1 is not positive"),
     ("bench_network", "--batch-sizes", "32,0", "argument --batch-sizes: 0 is not positive"),
     ("bench_evaluation", "--repeats", "0", "argument --repeats: 0 is not positive"),
-    ("bench_evaluation", "--train-batches", "x", "argument --train-batches: 'x' is not a number"),
+    ("bench_evaluation", "--train-batches", "x", "argument --train-batches: 'x' is not a whole number"),
     ("bench_evaluation", "--threads", "0", "argument --threads: 0 is not positive"),
     ("bench_evaluation", "--device", "tpu", "unknown device 'tpu'; use auto, cpu, cuda or cuda:N"),
 ]
