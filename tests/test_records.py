@@ -165,3 +165,39 @@ def test_a_collapsed_space_is_reported_once_with_its_epoch(tiny_data, tmp_path, 
     assert len(warnings) == 1 and "epoch 1" in warnings[0]
     assert final["test_spread"] == 0.0 and final["map_at_r"] == 0.0
     assert not math.isnan(final["knn_accuracy"])
+
+
+def test_a_gpu_is_named_with_its_number(monkeypatch):
+    # metrics.json's environment.device is str(device): "cuda" would not say which GPU trained.
+    from training.loop import resolve_device
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
+    assert str(resolve_device("cuda")) == "cuda:0"
+    assert str(resolve_device("auto")) == "cuda:0"
+    assert str(resolve_device("cuda:1")) == "cuda:1"
+    assert str(resolve_device("cpu")) == "cpu"
+
+
+def test_a_checkpoint_restored_on_the_cpu_leaves_cuda_alone(tmp_path, monkeypatch):
+    # A checkpoint written on a GPU holds that GPU's generator. Resumed with --device cpu, or on a
+    # machine with fewer GPUs, restoring it must not touch CUDA ("invalid device ordinal").
+    from training.checkpoint import restore, save_checkpoint
+
+    def untouchable(*args, **kwargs):
+        raise AssertionError("CUDA's random state was touched")
+    for name in ("get_rng_state", "get_rng_state_all", "set_rng_state", "set_rng_state_all"):
+        monkeypatch.setattr(torch.cuda, name, untouchable)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_initialized", lambda: True)
+
+    model = ClassificationNet(2)
+    optimizer = torch.optim.Adam(model.parameters())
+    generator = torch.Generator().manual_seed(1)
+    path = tmp_path / "model.pt"
+    save_checkpoint(path, model=model, optimizer=optimizer, epoch=1, generator=generator,
+                    device=torch.device("cpu"), history=[], frames=[], configuration={}, identity={})
+    state = torch.load(path, weights_only=True)
+    assert state["cuda_rng"] == []
+    state["cuda_rng"] = [torch.zeros(16, dtype=torch.uint8)] * 2   # as if from a 2-GPU run
+    restore(state, model, optimizer, generator, torch.device("cpu"))

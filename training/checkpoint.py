@@ -1,7 +1,8 @@
 """model.pt: everything a run needs to go on after an epoch, written whole or not at all.
 
 A checkpoint holds the model's and the optimiser's state, the epoch, the random generators
-(the sampler's torch.Generator, torch's global generator and CUDA's), the history of
+(the sampler's torch.Generator, torch's global generator and, for a run on a GPU, that GPU's),
+the history of
 per-epoch rows, the GIF frames so far and the configuration. A run resumed from it draws the
 same batches and ends with the same numbers as one that was never interrupted.
 """
@@ -18,8 +19,8 @@ FORMAT = "siamese-net-and-friends checkpoint"
 FORMAT_VERSION = 1
 
 
-def save_checkpoint(path, *, model, optimizer, epoch, generator, history, frames, configuration,
-                    identity):
+def save_checkpoint(path, *, model, optimizer, epoch, generator, device, history, frames,
+                    configuration, identity):
     """`identity`: what was learned ({network, dataset, latent_dims}, names canonical); a
     checkpoint only continues a run of the same identity."""
     state = {
@@ -30,7 +31,9 @@ def save_checkpoint(path, *, model, optimizer, epoch, generator, history, frames
         "optimizer": optimizer.state_dict(),
         "sampler_generator": generator.get_state(),
         "torch_rng": torch.get_rng_state(),
-        "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_initialized() else [],
+        # Only the training device's: a run resumed on a machine with fewer GPUs must not
+        # have to restore the others.
+        "cuda_rng": [torch.cuda.get_rng_state(device)] if device.type == "cuda" else [],
         "history": history,
         "frames": [(caption, torch.from_numpy(points)) for caption, points in frames],
         "configuration": configuration,
@@ -74,12 +77,15 @@ def load_checkpoint(path, identity, epochs, settings):
     return state
 
 
-def restore(state, model, optimizer, generator):
-    """Put the checkpoint's model, optimiser and random generators back; returns its frames."""
+def restore(state, model, optimizer, generator, device):
+    """Put the checkpoint's model, optimiser and random generators back; returns its frames.
+
+    The GPU's generator is restored only for a run on a GPU (`device`), and only from a
+    checkpoint written by one: a run resumed on the CPU leaves CUDA alone."""
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     generator.set_state(state["sampler_generator"])
     torch.set_rng_state(state["torch_rng"])
-    if state["cuda_rng"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda_rng"])
+    if state["cuda_rng"] and device.type == "cuda":
+        torch.cuda.set_rng_state(state["cuda_rng"][0], device)
     return [(caption, points.numpy()) for caption, points in state["frames"]]

@@ -91,7 +91,7 @@ def run(config, show_progress=True):
              if key != "animation" or config.animation is not None}
     history, frames, first_epoch = [], [], 1
     if checkpoint is not None:
-        frames = restore(checkpoint, model, optimizer, generator)
+        frames = restore(checkpoint, model, optimizer, generator, device)
         history, first_epoch = checkpoint["history"], checkpoint["epoch"] + 1
     saved = config.resume  # the latest checkpoint: what a stopped run falls back to
     schedule = one_cycle_schedule(optimizer, config.lr, total_steps=config.epochs * len(sampler),
@@ -144,7 +144,7 @@ def run(config, show_progress=True):
                         frames.append((f"epoch {epoch}, 5-NN accuracy {row['knn_accuracy']:.3f}",
                                        embeddings[1].cpu().numpy()))
                     save_checkpoint(paths["checkpoint"], model=model, optimizer=optimizer, epoch=epoch,
-                                    generator=generator, history=history, frames=frames,
+                                    generator=generator, device=device, history=history, frames=frames,
                                     configuration=dataclasses.asdict(config), identity=identity)
                     saved = paths["checkpoint"]
                     # The figures and embeddings come at the end: until then these two are all
@@ -156,7 +156,7 @@ def run(config, show_progress=True):
         if stopped is not None and saved is not None:
             # The model has moved on since the last completed epoch (or holds NaN): show that epoch.
             frames = restore(torch.load(saved, map_location="cpu", weights_only=True), model,
-                             optimizer, generator)
+                             optimizer, generator, device)
             embeddings = None
         failures = []
         # `saved` is None only for a run stopped before any epoch completed (and not resumed): it
@@ -360,9 +360,10 @@ class Progress:
 
 
 def resolve_device(name):
-    """'auto' -> CUDA when available, else CPU; an unavailable device is a RunError."""
+    """'auto' -> CUDA when available, else CPU; an unavailable device is a RunError. A GPU
+    comes with its number ('cuda' -> 'cuda:0'), so that metrics.json names the one trained on."""
     if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        name = "cuda" if torch.cuda.is_available() else "cpu"
     try:
         device = torch.device(name)
     except RuntimeError:
@@ -373,6 +374,8 @@ def resolve_device(name):
         if device.index is not None and device.index >= torch.cuda.device_count():
             raise RunError(f"--device {name}: this machine has {torch.cuda.device_count()} CUDA "
                            f"device(s), numbered from 0")
+        if device.index is None:
+            device = torch.device("cuda", torch.cuda.current_device())
     elif device.type != "cpu":
         raise RunError(f"--device {name} is not supported; use auto, cpu, cuda or cuda:N")
     return device
