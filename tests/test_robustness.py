@@ -186,7 +186,8 @@ def test_a_signal_stops_cleanly_and_the_run_resumes_to_the_same_numbers(sent, ex
     done = document["epochs_completed"]
     assert 2 <= done < EPOCHS and document["complete"] is False
     assert document["interrupted"] == sent.name and document["failed"] is None
-    assert f"interrupted: {sent.name} received during epoch {done + 1}" in stderr
+    assert (f"interrupted: {sent.name} received during epoch {done + 1}" in stderr
+            or f"interrupted: {sent.name} received after the last batch of epoch {done}" in stderr)
     assert torch.load(folder / f"{PREFIX}model.pt", weights_only=True)["epoch"] == done
     assert sorted(os.listdir(folder)) == sorted(PREFIX + name for name in training.loop.FILES.values())
     assert set(document["files"]) == set(training.loop.FILES)
@@ -229,6 +230,22 @@ def test_a_signal_before_the_first_epoch_ends_says_there_is_nothing_to_plot(tiny
         assert read_metrics(folder)["epochs_completed"] > 0, "a run with no completed epoch wrote a file"
         pytest.skip("the machine ran the first epoch before the signal came")
     assert "nothing to plot or resume, and no file was written" in stderr and "resume with" not in stderr
+
+
+def test_a_signal_during_an_epochs_evaluation_stops_after_that_epoch_and_says_so(tiny_data, tmp_path,
+                                                                                 monkeypatch):
+    real_score = training.loop.score
+
+    def score_then_ctrl_c(*args):
+        os.kill(os.getpid(), signal.SIGINT)   # the handler only notes it: the evaluation goes on
+        return real_score(*args)
+    monkeypatch.setattr(training.loop, "score", score_then_ctrl_c)
+    config = Config("triplet-loss-net", "MNIST", epochs=3, batch_size=16, data_dir=tiny_data,
+                    output=str(tmp_path))
+    with pytest.raises(Interrupted, match="SIGINT received after the last batch of epoch 1$") as stopped:
+        run(config, show_progress=False)
+    assert stopped.value.epochs_completed == 1
+    assert read_metrics(tmp_path)["epochs_completed"] == 1
 
 
 def test_a_second_signal_stops_at_once(monkeypatch):

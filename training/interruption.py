@@ -22,8 +22,9 @@ class Interrupted(RunError):
 
     label = "interrupted"
 
-    def __init__(self, received, epoch):
-        super().__init__(f"{received.name} received during epoch {epoch}")
+    def __init__(self, received, epoch, after_last_batch=False):
+        when = "after the last batch of" if after_last_batch else "during"
+        super().__init__(f"{received.name} received {when} epoch {epoch}")
         self.signal, self.epoch = received, epoch
         self.exit_code = 128 + received
 
@@ -53,10 +54,11 @@ class Interruption:
         for number, handler in self._previous.items():
             signal.signal(number, handler)
 
-    def check(self, epoch):
-        """Raise Interrupted if a signal came; called between batches."""
+    def check(self, epoch, after_last_batch=False):
+        """Raise Interrupted if a signal came; called between batches, and once more after an
+        epoch's evaluation and files (`after_last_batch`)."""
         if self.signal is not None:
-            raise Interrupted(self.signal, epoch)
+            raise Interrupted(self.signal, epoch, after_last_batch)
 
     def _first(self, number, frame):
         self.signal = signal.Signals(number)

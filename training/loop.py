@@ -117,7 +117,6 @@ def run(config, show_progress=True):
         with Progress((config.epochs - first_epoch + 1) * len(sampler), enabled=show_progress) as progress:
             try:
                 for epoch in range(first_epoch, config.epochs + 1):
-                    interruption.check(epoch)  # a signal during the evaluation stops here
                     started = time.perf_counter()
                     progress.show(epoch=epoch)
                     train_loss = train_epoch(model, experiment, train, sampler.epoch(generator),
@@ -150,6 +149,8 @@ def run(config, show_progress=True):
                     # The figures and embeddings come at the end: until then these two are all
                     # this run has written.
                     record(files={"metrics": paths["metrics"], "checkpoint": saved})
+                    if epoch < config.epochs:  # a signal during the evaluation stops here
+                        interruption.check(epoch, after_last_batch=True)
             except (Interrupted, NonFiniteLossError) as error:
                 stopped = error
 
