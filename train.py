@@ -129,7 +129,9 @@ def parse_args(argv=None):
                         help="continue the run saved in PATH (a model.pt written by an earlier run "
                              "of the same network, data set and --latent-dims, finished or "
                              "interrupted, with the same --lr, --batch-size, --seed and other "
-                             "training options); --epochs is then the total number of epochs")
+                             "training options); --epochs is then the total number of epochs: "
+                             "the same as before for a stopped run, more for a finished one (the "
+                             "added epochs get a learning-rate cycle of their own)")
     return parser.parse_args(argv)
 
 

@@ -196,7 +196,7 @@ def test_a_checkpoint_restored_on_the_cpu_leaves_cuda_alone(tmp_path, monkeypatc
     generator = torch.Generator().manual_seed(1)
     path = tmp_path / "model.pt"
     save_checkpoint(path, model=model, optimizer=optimizer, epoch=1, generator=generator,
-                    device=torch.device("cpu"), history=[], frames=[], configuration={}, identity={})
+                    device=torch.device("cpu"), cycle_start=0, history=[], frames=[], configuration={}, identity={})
     state = torch.load(path, weights_only=True)
     assert state["cuda_rng"] == []
     state["cuda_rng"] = [torch.zeros(16, dtype=torch.uint8)] * 2   # as if from a 2-GPU run

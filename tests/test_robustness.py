@@ -5,6 +5,7 @@ device cannot be provoked on demand, so those call train.main in-process with th
 call replaced.
 """
 
+import dataclasses
 import json
 import os
 import shlex
@@ -24,7 +25,7 @@ import training.loop
 from conftest import ROOT, REAL_DATA_VARIABLE, run_cli
 from test_cli import one_line_error
 from test_records import TIMINGS
-from training import Config, EXPERIMENTS, NonFiniteLossError, run
+from training import Config, EXPERIMENTS, NonFiniteLossError, RunError, run
 from training.interruption import Interrupted, Interruption, StopNow
 
 PREFIX = "triplet-loss-net-MNIST-"
@@ -316,7 +317,6 @@ def test_a_loss_that_turns_nan_in_epoch_2_keeps_the_checkpoint_of_epoch_1(tiny_d
             if calls["training"] >= per_epoch + 3:
                 return loss * float("nan")
         return loss
-    import dataclasses
     monkeypatch.setitem(EXPERIMENTS, "triplet-loss-net",
                         dataclasses.replace(triplet, batch_loss=nan_from_epoch_2_batch_3))
     config = Config("triplet-loss-net", "MNIST", epochs=3, batch_size=16, data_dir=tiny_data,
@@ -332,6 +332,52 @@ def test_a_loss_that_turns_nan_in_epoch_2_keeps_the_checkpoint_of_epoch_1(tiny_d
     embeddings = np.load(tmp_path / f"{PREFIX}embeddings.npz")
     assert np.isfinite(embeddings["test_embeddings"]).all()
     assert leftovers(tmp_path) == []
+    # Its learning rate was laid out over 3 epochs: it resumes with those, not another total.
+    with pytest.raises(RunError, match="stopped after epoch 1 of 3; pass --epochs 3 to finish it"):
+        run(dataclasses.replace(config, epochs=5, resume=str(tmp_path / f"{PREFIX}model.pt")))
+
+
+# Going on after the last epoch: more epochs, a learning-rate cycle of their own.
+
+def test_a_finished_run_given_more_epochs_trains_them_in_a_cycle_of_their_own(tiny_data, tmp_path,
+                                                                              monkeypatch):
+    config = Config("triplet-loss-net", "MNIST", epochs=1, batch_size=16, lr=0.01, seed=3,
+                    data_dir=tiny_data, output=str(tmp_path / "first"))
+    run(config, show_progress=False)
+    checkpoint = str(tmp_path / "first" / f"{PREFIX}model.pt")
+    schedules = []
+    real_schedule = training.loop.one_cycle_schedule
+
+    def noted(optimizer, *args, **kwargs):
+        schedules.append((real_schedule(optimizer, *args, **kwargs), optimizer.param_groups[0]["lr"]))
+        return schedules[-1][0]
+    monkeypatch.setattr(training.loop, "one_cycle_schedule", noted)
+
+    # Epochs 2 and 3 in one go ...
+    whole = dataclasses.replace(config, epochs=3, resume=checkpoint, output=str(tmp_path / "whole"))
+    run(whole, show_progress=False)
+    schedule, first_rate = schedules[-1]
+    # ... start from the bottom of a warm-up (peak / 25), not part-way down a 3-epoch cycle
+    # (0.0075 at its second third), and the cycle spans exactly their steps.
+    assert first_rate == pytest.approx(0.01 / 25)
+    assert schedule.last_epoch == schedule.total_steps == 2 * len(
+        EXPERIMENTS["triplet-loss-net"].make_sampler(torch.arange(120) % 10, config))
+    assert torch.load(tmp_path / "whole" / f"{PREFIX}model.pt", weights_only=True)["cycle_start"] == 1
+
+    # ... and stopped after epoch 2, then resumed: the same numbers, in the same cycle.
+    real_score = training.loop.score
+
+    def score_then_ctrl_c(*args):   # in epoch 2, this run's first
+        monkeypatch.setattr(training.loop, "score", real_score)
+        os.kill(os.getpid(), signal.SIGINT)
+        return real_score(*args)
+    stopped = dataclasses.replace(whole, output=str(tmp_path / "stopped"))
+    monkeypatch.setattr(training.loop, "score", score_then_ctrl_c)
+    with pytest.raises(Interrupted, match="after the last batch of epoch 2"):
+        run(stopped, show_progress=False)
+    run(dataclasses.replace(stopped, resume=str(tmp_path / "stopped" / f"{PREFIX}model.pt")),
+        show_progress=False)
+    assert without_timings(read_metrics(tmp_path / "stopped")) == without_timings(read_metrics(tmp_path / "whole"))
 
 
 # A failure while writing.

@@ -1,6 +1,7 @@
 """model.pt: everything a run needs to go on after an epoch, written whole or not at all.
 
-A checkpoint holds the model's and the optimiser's state, the epoch, the random generators
+A checkpoint holds the model's and the optimiser's state, the epoch and the epoch at which the
+learning rate's current one-cycle began, the random generators
 (the sampler's torch.Generator, torch's global generator and, for a run on a GPU, that GPU's),
 the history of
 per-epoch rows, the GIF frames so far and the configuration. A run resumed from it draws the
@@ -19,14 +20,15 @@ FORMAT = "siamese-net-and-friends checkpoint"
 FORMAT_VERSION = 1
 
 
-def save_checkpoint(path, *, model, optimizer, epoch, generator, device, history, frames,
-                    configuration, identity):
+def save_checkpoint(path, *, model, optimizer, epoch, generator, device, cycle_start, history,
+                    frames, configuration, identity):
     """`identity`: what was learned ({network, dataset, latent_dims}, names canonical); a
     checkpoint only continues a run of the same identity."""
     state = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "epoch": epoch,
+        "cycle_start": cycle_start,
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
         "sampler_generator": generator.get_state(),
@@ -49,9 +51,10 @@ def load_checkpoint(path, identity, epochs, settings):
     training `settings` ({option: value}, the options of TRAINING_SETTINGS).
 
     A missing or unreadable file, a file that is no checkpoint of this program, one of another
-    network, data set or latent size, or one trained with other settings is a RunError that
-    says so: a resumed run goes on with the checkpoint's optimiser and schedule, so a changed
-    --lr or --batch-size would otherwise be ignored or bend the schedule, silently.
+    network, data set or latent size, one stopped before its last epoch and given another
+    total, or one trained with other settings is a RunError that says so: a resumed run goes
+    on with the checkpoint's optimiser and schedule, so a changed --lr, --batch-size or
+    (before the last epoch) --epochs would otherwise be ignored or bend the schedule, silently.
     """
     if not os.path.isfile(path):
         raise RunError(f"--resume {path}: no such file")
@@ -68,6 +71,11 @@ def load_checkpoint(path, identity, epochs, settings):
     if state["epoch"] >= epochs:
         raise RunError(f"--resume {path} has already trained {state['epoch']} epochs; with --resume, "
                        f"--epochs is the total, so pass more than {state['epoch']}")
+    planned = state["configuration"]["epochs"]
+    if state["epoch"] < planned and epochs != planned:
+        # Its learning-rate schedule was laid out over `planned` epochs: finish that first.
+        raise RunError(f"--resume {path} stopped after epoch {state['epoch']} of {planned}; pass "
+                       f"--epochs {planned} to finish it (a finished run can then go on with more)")
     trained_with = state["configuration"]
     for option, value in settings.items():
         if option in trained_with and trained_with[option] != value:

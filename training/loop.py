@@ -90,12 +90,19 @@ def run(config, show_progress=True):
     paths = {key: config.prefix + name for key, name in FILES.items()
              if key != "animation" or config.animation is not None}
     history, frames, first_epoch = [], [], 1
+    cycle_start = 0  # the epochs trained before the learning rate's current cycle began
     if checkpoint is not None:
         frames = restore(checkpoint, model, optimizer, generator, device)
         history, first_epoch = checkpoint["history"], checkpoint["epoch"] + 1
+        # A finished run given more epochs trains them in a cycle of their own: its cycle has
+        # annealed the rate to almost zero, and a point part-way along one over all the
+        # epochs would be near the peak, reached without a warm-up.
+        finished = checkpoint["epoch"] == checkpoint["configuration"]["epochs"]
+        cycle_start = checkpoint["epoch"] if finished else checkpoint.get("cycle_start", 0)
     saved = config.resume  # the latest checkpoint: what a stopped run falls back to
-    schedule = one_cycle_schedule(optimizer, config.lr, total_steps=config.epochs * len(sampler),
-                                  steps_done=(first_epoch - 1) * len(sampler))
+    schedule = one_cycle_schedule(optimizer, config.lr,
+                                  total_steps=(config.epochs - cycle_start) * len(sampler),
+                                  steps_done=(first_epoch - 1 - cycle_start) * len(sampler))
     run_environment = environment(device)
     collapse_reported = False
     embeddings = None  # the last epoch's (train, test) embeddings
@@ -143,7 +150,8 @@ def run(config, show_progress=True):
                         frames.append((f"epoch {epoch}, 5-NN accuracy {row['knn_accuracy']:.3f}",
                                        embeddings[1].cpu().numpy()))
                     save_checkpoint(paths["checkpoint"], model=model, optimizer=optimizer, epoch=epoch,
-                                    generator=generator, device=device, history=history, frames=frames,
+                                    generator=generator, device=device, cycle_start=cycle_start,
+                                    history=history, frames=frames,
                                     configuration=dataclasses.asdict(config), identity=identity)
                     saved = paths["checkpoint"]
                     # The figures and embeddings come at the end: until then these two are all
