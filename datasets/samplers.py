@@ -116,11 +116,12 @@ class BalancedBatchSampler:
     Each batch draws `classes_per_batch` (P) distinct classes, with probability growing with
     a class's size (`torch.multinomial` without replacement), and takes the next
     `images_per_class` (K) images of each. A class's images come in passes, each pass a
-    fresh random permutation cut into chunks of K (the last n mod K images of a pass wait for
-    a later pass); a class with fewer than K images fills its chunk with its permutation
-    repeated, so each of its images appears floor(K/n) or ceil(K/n) times in the batch. An
-    epoch has N // (P K) batches (at least one), so it holds about as many images as the
-    split and every image is used about once. `--batch-size` plays no part: P K is the batch.
+    fresh random permutation cut into chunks of K (the last n mod K images of a pass are left
+    out of it; the next pass is a new permutation, so they are not owed a place there); a class
+    with fewer than K images fills its chunk with its permutation repeated, so each of its
+    images appears floor(K/n) or ceil(K/n) times in the batch. An epoch has N // (P K) batches
+    (at least one), so it holds about as many images as the split and most images are used
+    once (on MNIST, 58,800 distinct images of 60,000 an epoch), each epoch drawn afresh. `--batch-size` plays no part: P K is the batch.
     """
 
     def __init__(self, labels, classes_per_batch, images_per_class):

@@ -181,9 +181,11 @@ def retrieval_scores(embedding, labels, queries=None, chunk_size=CHUNK_SIZE, int
 
 
 def distance_keys(distances):
-    """Integer keys that order as the squared distances do, except that distances one step of
-    the float apart count as tied (a difference of one part in 8 million): the bits of a
-    non-negative float order as the float does, and the lowest bit is cleared."""
+    """Integer keys that order as the squared distances do, except that the two floats that
+    differ only in their lowest bit (one part in 8 million) count as tied: the bits of a
+    non-negative float order as the float does, and the lowest bit is cleared. (So rounding
+    can still put two equal distances one key apart, at the odd boundaries; it does not change
+    a score measurably.)"""
     return distances.view(INTEGER_OF[distances.dtype]).bitwise_and_(-2)
 
 
