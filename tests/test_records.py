@@ -201,3 +201,14 @@ def test_a_checkpoint_restored_on_the_cpu_leaves_cuda_alone(tmp_path, monkeypatc
     assert state["cuda_rng"] == []
     state["cuda_rng"] = [torch.zeros(16, dtype=torch.uint8)] * 2   # as if from a 2-GPU run
     restore(state, model, optimizer, generator, torch.device("cpu"))
+
+
+def test_a_run_on_a_gpu_asks_cudnn_for_deterministic_algorithms(monkeypatch):
+    from training.loop import seed_everything
+    monkeypatch.setattr(torch.backends.cudnn, "deterministic", False)
+    monkeypatch.setattr(torch.backends.cudnn, "benchmark", True)
+    seed_everything(5, torch.device("cpu"))
+    assert torch.backends.cudnn.deterministic is False   # nothing to ask on the CPU
+    seed_everything(5, torch.device("cuda", 0))
+    assert torch.backends.cudnn.deterministic is True and torch.backends.cudnn.benchmark is False
+    assert torch.initial_seed() == 5

@@ -76,7 +76,7 @@ def run(config, show_progress=True):
     except DatasetError as error:
         raise RunError(str(error)) from None
 
-    torch.manual_seed(config.seed)
+    seed_everything(config.seed, device)
     model = experiment.make_model(config).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     sampler = experiment.make_sampler(train.labels, config)
@@ -233,6 +233,16 @@ def write_results(config, experiment, paths, model, train, test, history, frames
         except OSError as error:
             failures.append(f"{paths[key]} ({error.strerror or error})")
     return written, failures
+
+
+def seed_everything(seed, device):
+    """Seed torch's generators (every device's) and, on a GPU, ask cuDNN for deterministic
+    algorithms: by default it may pick a convolution algorithm whose sums come in no fixed
+    order, and the same seed would then not give the same numbers."""
+    torch.manual_seed(seed)
+    if device.type == "cuda":
+        torch.backends.cudnn.deterministic = True
+        torch.backends.cudnn.benchmark = False
 
 
 def one_cycle_schedule(optimizer, peak_lr, total_steps, steps_done=0):
