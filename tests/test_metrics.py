@@ -133,6 +133,19 @@ def test_retrieval_matches_brute_force_on_a_grid_full_of_ties(seed, intruders):
         assert found == pytest.approx(expected)
 
 
+@pytest.mark.parametrize("intruders", [1, 10_000])
+def test_retrieval_matches_brute_force_on_a_grid_full_of_ties_in_12_dimensions_far_from_the_origin(intruders):
+    # Above 8 dimensions the distances come from the expansion |q|^2 + |r|^2 - 2 q.r: its
+    # rounding must not break the ties that the pessimistic rule decides.
+    rng = random.Random(5)
+    labels = [rng.randrange(5) for _ in range(200)]
+    points = [[37 + 0.5 * (rng.randrange(3) + (j < 3) * label) for j in range(12)] for label in labels]
+    expected = brute_force_retrieval(points, labels)
+    found = retrieval_scores(torch.tensor(points, dtype=torch.float32), torch.tensor(labels),
+                             chunk_size=64, intruders=intruders)
+    assert found == pytest.approx(expected, rel=1e-12)
+
+
 @pytest.mark.parametrize("intruders", [1, 8, 10_000])
 def test_retrieval_matches_brute_force_on_overlapping_clusters(intruders):
     generator = torch.Generator().manual_seed(0)

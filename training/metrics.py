@@ -16,22 +16,36 @@ import torch
 CHUNK_SIZE = 256
 INTEGER_OF = {torch.float32: torch.int32, torch.float64: torch.int64}  # same width
 INTRUDERS = 32   # nearest items of other classes a retrieval query looks at before ranking all
+EXACT_DIMS = 8   # up to this many dimensions squared_distances sums coordinate by coordinate
 
 
 def squared_distances(queries, references):
     """(Q, D), (N, D) -> (Q, N) squared Euclidean distances.
 
-    Up to 8 dimensions, coordinate by coordinate, sum of (q_j - r_j)^2: exact to float
+    Up to EXACT_DIMS dimensions, coordinate by coordinate, sum of (q_j - r_j)^2: exact to float
     precision. The faster expansion |q|^2 + |r|^2 - 2 q.r cancels badly for points far from
     the origin (on a trained 2-D MNIST space it got 0.5% of the 5-NN sets wrong), so for more
-    dimensions it is used on points centred on the references' mean.
+    dimensions float32 points are centred on the references' mean first. Its rounding can
+    still order equal distances at random, so the metrics that rule on ties pass float64
+    points (for_exact_ties), which need no centring and must not get it: a centre of each
+    call's own would put equal distances a rounding apart again.
     """
-    if queries.shape[1] <= 8:
+    if queries.shape[1] <= EXACT_DIMS:
         return summed_squares(queries, references.T.contiguous())   # a strided line is much slower
-    centre = references.mean(dim=0)
-    queries, references = queries - centre, references - centre
+    if queries.dtype != torch.float64:
+        centre = references.mean(dim=0)
+        queries, references = queries - centre, references - centre
     return torch.addmm((queries * queries).sum(1, keepdim=True),
                        queries, references.T, alpha=-2).add_((references * references).sum(1)).clamp_min_(0)
+
+
+def for_exact_ties(points):
+    """`points` as the retrieval metrics and the silhouette measure them: in float64 above
+    EXACT_DIMS dimensions, where squared_distances expands and float32's rounding decided
+    ties (points on a grid ranked otherwise than measured one by one), while float64's is a
+    billion times smaller. The k-NN, which does not rule on ties, stays in float32: against
+    60,000 references, float64 made it a third slower (ad hoc, at 16 dimensions)."""
+    return points.double() if points.shape[1] > EXACT_DIMS else points
 
 
 def summed_squares(queries, coordinates):
@@ -66,7 +80,7 @@ def k_nearest(queries, references, k, window=512, chunk_size=CHUNK_SIZE):
     the matrix product, every query is measured against every reference.
     """
     k = min(k, len(references))
-    if queries.shape[1] > 8 or len(references) <= 2 * window:
+    if queries.shape[1] > EXACT_DIMS or len(references) <= 2 * window:
         return torch.cat([nearest_of_all(chunk, references, k)[1] for chunk in queries.split(chunk_size)])
     axis, order = widest_axis_order(references)
     lines = references[order].T.contiguous()   # (D, N): each coordinate in that order, contiguous
@@ -153,6 +167,7 @@ def retrieval_scores(embedding, labels, queries=None, chunk_size=CHUNK_SIZE, int
     MNIST, and AP@R follows from where those few rank (intruder_sums); only a query with more
     than `intruders` of them is ranked in full.
     """
+    embedding = for_exact_ties(embedding)
     _, class_of, class_sizes = torch.unique(labels, return_inverse=True, return_counts=True)
     if queries is None:
         queries = torch.arange(len(embedding), device=embedding.device)
@@ -246,6 +261,7 @@ def silhouette(embedding, labels, chunk_size=CHUNK_SIZE):
     its class scores 0 (as in scikit-learn), and so does an item with a = b = 0. NaN with
     fewer than two classes.
     """
+    embedding = for_exact_ties(embedding)
     _, class_of, class_sizes = torch.unique(labels, return_inverse=True, return_counts=True)
     if len(class_sizes) < 2:
         return float("nan")
