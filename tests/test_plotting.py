@@ -156,6 +156,26 @@ def test_ten_frames_of_a_full_test_set_make_a_small_gif():
     assert iio.imread(gif, index=None, extension=".gif").shape[0] == 10
 
 
+def test_every_gif_frame_keeps_every_class_colour():
+    # A small class among crowded, overlapping ones (as FashionMNIST's pullovers among coats
+    # and shirts): an encoder's own adaptive palette drew its colour grey. The legend's markers
+    # are opaque, so each class's exact colour is in every frame; the rest stays close.
+    rng = np.random.default_rng(4)
+    labels = np.concatenate([np.repeat([0, 1, 3, 4, 5, 6, 7, 8, 9], 1000), np.full(40, 2)])
+    frames = [(f"epoch {epoch}", rng.normal(size=(len(labels), 2)) + labels[:, None] * 0.05 * epoch)
+              for epoch in (1, 2)]
+    gif = latent_space_gif(frames, labels, CLASS_NAMES["FashionMNIST"], "net on FashionMNIST")
+    drawn = iio.imread(gif, index=None, extension=".gif")[..., :3].astype(int)
+    rendered = np.stack([figure_to_rgb(figure) for figure in
+                         latent_space_figures(frames, labels, CLASS_NAMES["FashionMNIST"],
+                                              "net on FashionMNIST")]).astype(int)
+    colours = np.round(np.array([matplotlib.colors.to_rgb(colour) for colour in CLASS_COLOURS]) * 255).astype(int)
+    for frame in drawn:
+        for colour in colours:
+            assert (frame == colour).all(axis=2).any(), colour
+    assert np.abs(drawn - rendered).mean() < 2
+
+
 def test_stats_figure_has_loss_and_metric_panels_over_epochs():
     history = [{"epoch": e, "train_loss": 1 / e, "val_loss": 1.1 / e, "knn_accuracy": 0.5 + e / 10,
                 "silhouette": -0.2 + e / 10} for e in (1, 2, 3)]
