@@ -104,9 +104,18 @@ def load_split(name, root, train, device="cpu"):
 def _download(name, root, raw_folder, wanted):
     import torchvision  # only here: its import is slow, and only a download needs it
 
+    # torchvision makes the folders before it downloads; a download that fails must not leave
+    # them behind (bad input writes nothing). Innermost first, for rmdir.
+    made = [folder for folder in (raw_folder, os.path.dirname(raw_folder), root)
+            if folder and not os.path.isdir(folder)]
     try:
         getattr(torchvision.datasets, name)(root, train=True, download=True)
     except Exception as error:  # torchvision raises RuntimeError, URLError, OSError, ...
+        for folder in made:
+            try:
+                os.rmdir(folder)
+            except OSError:  # not empty (a partial download) or not made after all
+                pass
         reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise DatasetError(
             f"{name} is not in {raw_folder} (expected {', '.join(wanted)}) and could not be "

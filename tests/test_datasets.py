@@ -41,16 +41,21 @@ def test_dataset_names_are_case_insensitive():
     assert canonical_dataset_name("cifar") is None
 
 
+def offline(self):
+    os.makedirs(self.raw_folder, exist_ok=True)   # as torchvision's own download does first
+    raise URLError("no internet")
+
+
 def test_missing_files_offline_name_the_folder_files_and_option(tmp_path, monkeypatch):
-    def offline(self):
-        raise URLError("no internet")
     monkeypatch.setattr(torchvision.datasets.MNIST, "download", offline)
+    root = tmp_path / "data"
     with pytest.raises(DatasetError) as error:
-        load_split("MNIST", str(tmp_path), train=True)
+        load_split("MNIST", str(root), train=True)
     message = str(error.value)
-    assert os.path.join(str(tmp_path), "MNIST", "raw") in message
+    assert os.path.join(str(root), "MNIST", "raw") in message
     assert "train-images-idx3-ubyte" in message and "--data-dir" in message
     assert "\n" not in message
+    assert os.listdir(tmp_path) == []   # the failed download left no folders behind
 
 
 def copy_of(tiny_data, tmp_path):
