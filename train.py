@@ -37,11 +37,16 @@ def number(kind, text):
     return value
 
 
+INT_LIMIT = 2**31 - 1  # counts beyond it overflow torch's and Python's C integers in tracebacks
+
+
 def positive(kind):
     def parse(text):
         value = number(kind, text)
         if not value > 0:
             raise argparse.ArgumentTypeError(f"{text} is not positive")
+        if kind is int and value > INT_LIMIT:
+            raise argparse.ArgumentTypeError(f"{text} is too large (at most {INT_LIMIT})")
         return value
     return parse
 

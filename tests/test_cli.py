@@ -151,7 +151,9 @@ def test_animation_takes_the_original_true_and_false_as_well_as_a_number(typed, 
                                           ("--latent-dims", 0), ("--margin", -1), ("--lr", "inf"),
                                           ("--lr", "nan"), ("--margin", "inf"),
                                           ("--classes-per-batch", 0), ("--images-per-class", 0),
-                                          ("--mining", "hardest"), ("--seed", -1), ("--seed", 2**64 - 1)])
+                                          ("--mining", "hardest"), ("--seed", -1), ("--seed", 2**64 - 1),
+                                          ("--batch-size", 2**70), ("--latent-dims", 2**70),
+                                          ("--images-per-class", 2**70), ("--resume", "")])
 def test_bad_numbers_are_one_line_errors(option, value, tmp_path):
     result = run_cli("siamese-contrastive", "MNIST", option, value, "--output", tmp_path)
     one_line_error(result, option)

@@ -453,9 +453,22 @@ def test_out_of_memory_suggests_a_smaller_batch(error, tiny_data, tmp_path, monk
     monkeypatch.setattr(training.loop, "train_epoch", exhausted)
     code = main_in_process(tiny_data, tmp_path, 0)
     assert code == 1
+    # (no "or --device cpu": it is on the CPU already)
     assert error_line(capsys) == ("train.py: error: out of memory on cpu; try a smaller --batch-size (now 16; "
                       "for online-contrastive and online-triplet, fewer --classes-per-batch or "
-                      "--images-per-class), or --device cpu")
+                      "--images-per-class)")
+
+
+def test_a_network_too_large_for_memory_is_one_line(tiny_data, tmp_path, monkeypatch, capsys):
+    # As --latent-dims 100000000 does: a 51 GB linear layer.
+    def exhausted(config):
+        raise RuntimeError("[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't "
+                           "allocate memory: you tried to allocate 51200000000 bytes.")
+    monkeypatch.setitem(EXPERIMENTS, "triplet-loss-net",
+                        dataclasses.replace(EXPERIMENTS["triplet-loss-net"], make_model=exhausted))
+    assert main_in_process(tiny_data, tmp_path, 0) == 1
+    assert error_line(capsys) == ("train.py: error: out of memory on cpu; a network with --latent-dims 2 "
+                                  "does not fit; try fewer")
 
 
 @pytest.mark.parametrize("error", [torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 180.00 MiB"),

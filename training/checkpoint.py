@@ -56,6 +56,8 @@ def load_checkpoint(path, identity, epochs, settings):
     on with the checkpoint's optimiser and schedule, so a changed --lr, --batch-size or
     (before the last epoch) --epochs would otherwise be ignored or bend the schedule, silently.
     """
+    if not path:  # an unset shell variable, say: not a reason to start afresh over the old files
+        raise RunError("--resume was given an empty path; give the model.pt of the run to continue")
     if not os.path.isfile(path):
         raise RunError(f"--resume {path}: no such file")
     try:

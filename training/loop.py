@@ -64,7 +64,8 @@ def run(config, show_progress=True):
     identity = {"network": ALIASES.get(config.network, config.network), "dataset": dataset,
                 "latent_dims": config.latent_dims}
     settings = {option: getattr(config, option) for option in TRAINING_SETTINGS}
-    checkpoint = load_checkpoint(config.resume, identity, config.epochs, settings) if config.resume else None
+    checkpoint = (load_checkpoint(config.resume, identity, config.epochs, settings)
+                  if config.resume is not None else None)
     device = resolve_device(config.device)
     check_output_folder(config.output)
     try:
@@ -77,7 +78,9 @@ def run(config, show_progress=True):
         raise RunError(str(error)) from None
 
     seed_everything(config.seed, device)
-    model = experiment.make_model(config).to(device)
+    with out_of_memory_explained(device, f"a network with --latent-dims {config.latent_dims} does not "
+                                         f"fit; try fewer"):
+        model = experiment.make_model(config).to(device)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     sampler = experiment.make_sampler(train.labels, config)
     generator = torch.Generator().manual_seed(config.seed)
@@ -118,7 +121,8 @@ def run(config, show_progress=True):
                                                          history, config.resume, files, **status))
 
     smaller_batches = (f"try a smaller --batch-size (now {config.batch_size}; for online-contrastive and "
-                       f"online-triplet, fewer --classes-per-batch or --images-per-class), or --device cpu")
+                       f"online-triplet, fewer --classes-per-batch or --images-per-class)"
+                       + (", or --device cpu" if device.type != "cpu" else ""))
     with Interruption() as interruption, out_of_memory_explained(device, smaller_batches):
         make_output_folder(config.output)  # only now: everything above has been checked
         with Progress((config.epochs - first_epoch + 1) * len(sampler), enabled=show_progress) as progress:
