@@ -41,6 +41,17 @@ def test_manifold_of_more_dims_varies_the_first_two_and_holds_the_rest_at_zero()
     assert torch.equal(points[:, :2], decoded_points(2))
 
 
+@pytest.mark.parametrize("dims,title_ends", [(2, "quantiles"), (3, "(z1, z2; z3 at 0)"),
+                                             (16, "(z1, z2; z3 to z16 at 0)")])
+def test_manifold_title_says_which_dimensions_are_held_at_zero(dims, title_ends, monkeypatch):
+    import training.vae_figures
+    titles = []
+    monkeypatch.setattr(training.vae_figures, "manifold_figure", lambda *args: titles.append(args[-1]))
+    with torch.inference_mode():   # as vae_figures calls it
+        manifold(VariationalAutoencoder(dims), torch.device("cpu"))
+    assert titles[0].endswith(title_ends)
+
+
 def test_manifold_of_one_dim_is_a_single_row():
     points = decoded_points(1)
     assert points.shape == (MANIFOLD_SIDE, 1)

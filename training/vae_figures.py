@@ -36,7 +36,7 @@ def manifold(model, device):
     images = torch.sigmoid(model.decode(latents.flatten(0, 1).to(device)))
     title = "Decoded from a grid over the prior's quantiles"
     if dims > 2:
-        title += f" (z1, z2; the other {dims - 2} dimensions at 0)"
+        title += f" (z1, z2; {'z3' if dims == 3 else f'z3 to z{dims}'} at 0)"
     return manifold_figure(images.reshape(len(rows), MANIFOLD_SIDE, 28, 28).cpu().numpy(),
                            values.numpy(), rows.numpy() if dims > 1 else None, title)
 
