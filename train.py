@@ -13,10 +13,16 @@ import math
 import shlex
 import sys
 
-from datasets import DATASET_NAMES
-from losses import TRIPLET_MINING
-from training import (ALIASES, DATA_DIR_VARIABLE, EXPERIMENTS, Config, Interrupted, RunError,
-                      StopNow, default_data_dir, run)
+BEFORE_TRAINING = "train.py: interrupted before training began; nothing was trained"
+
+try:  # torch takes a second or two to load: Ctrl-C meanwhile is one line, as it is later
+    from datasets import DATASET_NAMES
+    from losses import TRIPLET_MINING
+    from training import (ALIASES, DATA_DIR_VARIABLE, EXPERIMENTS, Config, Interrupted, RunError,
+                          StopNow, default_data_dir, run)
+except KeyboardInterrupt:
+    print(BEFORE_TRAINING, file=sys.stderr)
+    sys.exit(130)
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -156,7 +162,7 @@ def main(argv=None):
               f"whole, and the checkpoint holds the last completed epoch", file=sys.stderr)
         return stop.exit_code
     except KeyboardInterrupt:  # Ctrl-C before training began
-        print("train.py: interrupted before training began; nothing was trained", file=sys.stderr)
+        print(BEFORE_TRAINING, file=sys.stderr)
         return 130
     except OSError as error:  # writing metrics.json or the checkpoint failed (a full disk, say)
         if error.errno is None:

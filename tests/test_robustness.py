@@ -249,6 +249,19 @@ def test_a_signal_during_an_epochs_evaluation_stops_after_that_epoch_and_says_so
     assert read_metrics(tmp_path)["epochs_completed"] == 1
 
 
+def test_ctrl_c_while_torch_loads_is_one_line(tmp_path):
+    # The first second or two of every run imports torch; Ctrl-C then printed a traceback.
+    process = subprocess.Popen([sys.executable, os.path.join(ROOT, "train.py"), "siamese-contrastive",
+                                "MNIST", "--output", str(tmp_path / "out")],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(0.3)   # Python is running train.py by now, and still importing
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert stderr == "train.py: interrupted before training began; nothing was trained\n"
+    assert not (tmp_path / "out").exists()
+
+
 def test_a_second_signal_stops_at_once(monkeypatch):
     """Within an Interruption the first Ctrl-C is only noted; the second raises StopNow; leaving
     the block puts the earlier handlers back."""
