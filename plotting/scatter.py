@@ -54,7 +54,7 @@ def embedding_figure(points, labels, class_names, title, limits=None, size=7.0):
     """A scatter of 2-D `points` coloured by `labels`; returns the matplotlib figure.
 
     A title line too wide for the figure is wrapped, so that no title is ever cut off."""
-    figure, axes = plt.subplots(figsize=(size, size))
+    figure, axes = plt.subplots(figsize=(size * 1.25, size))  # the legend takes the extra width
     labels = np.asarray(labels)
     marker_size = 4 if len(points) > 20000 else 6
     for cls, name in enumerate(class_names):
@@ -66,8 +66,10 @@ def embedding_figure(points, labels, class_names, title, limits=None, size=7.0):
         axes.set_xlim(*limits[0])
         axes.set_ylim(*limits[1])
     title = axes.set_title(title)
-    legend = axes.legend(loc="upper right", markerscale=12 / marker_size, fontsize="small",
-                         framealpha=0.8)
+    # Beside the axes, not on them: inside, it hid the points of whichever classes lay in its
+    # corner (a third of FashionMNIST's pullovers in one run).
+    legend = axes.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0,
+                         markerscale=12 / marker_size, fontsize="small", frameon=False)
     for handle in legend.legend_handles:
         handle.set_alpha(1.0)
     _fit_title(figure, axes, title)

@@ -156,6 +156,18 @@ def test_ten_frames_of_a_full_test_set_make_a_small_gif():
     assert iio.imread(gif, index=None, extension=".gif").shape[0] == 10
 
 
+def test_the_legend_lies_beside_the_points_not_on_them():
+    rng = np.random.default_rng(5)
+    figure = embedding_figure(rng.normal(size=(500, 2)), rng.integers(0, 10, 500),
+                              CLASS_NAMES["FashionMNIST"], "net on FashionMNIST")
+    renderer = figure.canvas.get_renderer()
+    legend = figure.axes[0].get_legend().get_window_extent(renderer)
+    axes = figure.axes[0].get_window_extent(renderer)
+    assert legend.x0 > axes.x1                        # right of the axes, not over them
+    assert legend.x1 <= figure.bbox.x1                # and inside the figure
+    plt.close(figure)
+
+
 def test_every_gif_frame_keeps_every_class_colour():
     # A small class among crowded, overlapping ones (as FashionMNIST's pullovers among coats
     # and shirts): an encoder's own adaptive palette drew its colour grey. The legend's markers
