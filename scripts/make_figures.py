@@ -204,6 +204,8 @@ def main(argv=None):
     runs = [(network, dataset) for dataset in args.datasets.split(",")
             for network in args.networks.split(",")]
     stamp = source_hash()
+    # Before any figure lands in output/: afterwards the tree always differs from the commit.
+    source = commit()
     os.makedirs(args.output, exist_ok=True)
     started = time.perf_counter()
     rows = {}
@@ -229,7 +231,7 @@ def main(argv=None):
             for row in json.load(f)["runs"]:
                 rows.setdefault((row["network"], row["dataset"]), row)
     ordered = [rows[key] for key in sorted(rows, key=table_order)]
-    provenance = {"commit": commit(), "command": "python scripts/make_figures.py " + " ".join(argv or sys.argv[1:]),
+    provenance = {"commit": source, "command": "python scripts/make_figures.py " + " ".join(argv or sys.argv[1:]),
                   "machine": f"{os.cpu_count()} CPU cores, {ordered[0]['device']}", "seed": SEED}
     markdown = results_markdown(ordered, provenance)
     write_atomically(os.path.join(args.output, "results.md"), markdown.encode())

@@ -53,3 +53,20 @@ def test_figures_table_and_diagram_then_skips_current_runs(tiny_data, tmp_path):
     # Deterministic: the same seed on the same machine gives the same numbers.
     rerun = json.loads((output / "results.json").read_text())["runs"]
     assert [row["knn_accuracy"] for row in rerun] == [row["knn_accuracy"] for row in results["runs"]]
+
+
+def test_the_table_names_the_commit_as_it_was_before_the_figures_changed_it(tmp_path, monkeypatch):
+    # Written into the repository's output/, the new figures make the working tree differ from
+    # the commit; the provenance line must describe the code that made them, not that.
+    sys.path.insert(0, os.path.join(ROOT, "scripts"))
+    import make_figures as script
+    events = []
+    row = {"network": "siamese-contrastive", "dataset": "MNIST", "epochs": 1, "knn_accuracy": 0.5,
+           "precision_at_1": 0.5, "map_at_r": 0.5, "train_seconds": 1.0, "device": "cpu"}
+    monkeypatch.setattr(script, "run_one", lambda *args: (row, str(tmp_path), False))
+    monkeypatch.setattr(script, "copy_figures", lambda *args: events.append("figures"))
+    monkeypatch.setattr(script, "commit", lambda: events.append("commit") or "abc1234")
+    script.main(["--networks", "siamese-contrastive", "--datasets", "MNIST", "--output",
+                 str(tmp_path / "output"), "--diagram", str(tmp_path / "architectures.png")])
+    assert events == ["commit", "figures"]
+    assert json.loads((tmp_path / "output" / "results.json").read_text())["commit"] == "abc1234"
