@@ -249,11 +249,14 @@ def test_a_signal_during_an_epochs_evaluation_stops_after_that_epoch_and_says_so
     assert read_metrics(tmp_path)["epochs_completed"] == 1
 
 
-def test_ctrl_c_while_torch_loads_is_one_line(tmp_path):
+def test_ctrl_c_while_torch_loads_is_one_line(tiny_data, tmp_path):
     # The first second or two of every run imports torch; Ctrl-C then printed a traceback.
+    # (SIGINT set back to its default for the child: a shell's background job, CI's say,
+    # inherits it ignored, and Python then never raises KeyboardInterrupt.)
     process = subprocess.Popen([sys.executable, os.path.join(ROOT, "train.py"), "siamese-contrastive",
-                                "MNIST", "--output", str(tmp_path / "out")],
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                "MNIST", "--data-dir", tiny_data, "--output", str(tmp_path / "out")],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     time.sleep(0.3)   # Python is running train.py by now, and still importing
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
