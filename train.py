@@ -37,7 +37,8 @@ def number(kind, text):
     try:
         value = kind(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"'{text}' is not {'a whole number' if kind is int else 'a number'}") from None
+        what = "a whole number" if kind is int else "a number"
+        raise argparse.ArgumentTypeError(f"'{text}' is not {what}") from None
     if not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"{text} is not a finite number")
     return value
@@ -76,9 +77,9 @@ def seed(text):
 def frames_every(text):
     """--animation's N (a positive number of batches), or the original's True / False: its help
     showed `--animation False`, so its users may write either (True: one frame per epoch)."""
-    switch = {"true": 0, "false": None}
-    if text.strip().lower() in switch:
-        return switch[text.strip().lower()]
+    word = text.strip().lower()
+    if word in ("true", "false"):
+        return 0 if word == "true" else None
     try:
         return positive(int)(text)
     except argparse.ArgumentTypeError as error:
@@ -118,7 +119,8 @@ def parse_args(argv=None):
                         help="auto (CUDA when available), cpu, cuda or cuda:N; a device this "
                              "machine does not have is an error")
     parser.add_argument("--seed", type=seed, default=0,
-                        help="random seed: the same seed on the same machine gives the same numbers")
+                        help="random seed, 0 to 2**63 - 1: the same seed on the same machine gives the same "
+                             "numbers")
     parser.add_argument("--data-dir", default=default_data_dir(),
                         help=f"folder holding <dataset>/raw/*-ubyte in torchvision's layout; "
                              f"downloaded there when missing (default from ${DATA_DIR_VARIABLE})")

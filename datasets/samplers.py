@@ -121,7 +121,8 @@ class BalancedBatchSampler:
     with fewer than K images fills its chunk with its permutation repeated, so each of its
     images appears floor(K/n) or ceil(K/n) times in the batch. An epoch has N // (P K) batches
     (at least one), so it holds about as many images as the split and most images are used
-    once (on MNIST, 58,800 distinct images of 60,000 an epoch), each epoch drawn afresh. `--batch-size` plays no part: P K is the batch.
+    once (on MNIST, 58,800 distinct images of 60,000 an epoch), each epoch drawn afresh.
+    `--batch-size` plays no part: P K is the batch.
     """
 
     def __init__(self, labels, classes_per_batch, images_per_class):

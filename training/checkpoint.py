@@ -1,10 +1,9 @@
 """model.pt: everything a run needs to go on after an epoch, written whole or not at all.
 
 A checkpoint holds the model's and the optimiser's state, the epoch and the epoch at which the
-learning rate's current one-cycle began, the random generators
-(the sampler's torch.Generator, torch's global generator and, for a run on a GPU, that GPU's),
-the history of
-per-epoch rows, the GIF frames so far and the configuration. A run resumed from it draws the
+learning rate's current one-cycle began, the random generators (the sampler's torch.Generator,
+torch's global generator and, for a run on a GPU, that GPU's), the history of per-epoch rows,
+the GIF frames so far and the configuration. A run resumed from it draws the
 same batches and ends with the same numbers as one that was never interrupted.
 """
 
