@@ -9,20 +9,16 @@ writes <output>/<network>-<dataset>-metrics.json, -model.pt, -embeddings.npz,
 """
 
 import argparse
-import math
 import shlex
 import sys
+import textwrap
+
+from training.config import DATA_DIR_VARIABLE, Config, default_data_dir, parse_number, validate
+from training.errors import RunError
+from training.names import ALIASES, DATASETS, MINING, NETWORKS
 
 BEFORE_TRAINING = "train.py: interrupted before training began; nothing was trained"
-
-try:  # torch takes a second or two to load: Ctrl-C meanwhile is one line, as it is later
-    from datasets import DATASET_NAMES
-    from losses import TRIPLET_MINING
-    from training import (ALIASES, DATA_DIR_VARIABLE, EXPERIMENTS, Config, Interrupted, RunError,
-                          StopNow, default_data_dir, run)
-except KeyboardInterrupt:
-    print(BEFORE_TRAINING, file=sys.stderr)
-    sys.exit(130)
+EXAMPLE = "python train.py siamese-contrastive MNIST --epochs 10 --animation"
 
 
 class OneLineParser(argparse.ArgumentParser):
@@ -32,83 +28,55 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
 
 
-def number(kind, text):
-    """`text` as a finite int or float: an infinite rate or margin only ever ends in NaN losses."""
-    try:
-        value = kind(text)
-    except ValueError:
-        what = "a whole number" if kind is int else "a number"
-        raise argparse.ArgumentTypeError(f"'{text}' is not {what}") from None
-    if not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"{text} is not a finite number")
-    return value
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Says an option's default once, and only where it has one."""
 
-
-INT_LIMIT = 2**31 - 1  # counts beyond it overflow torch's and Python's C integers in tracebacks
-
-
-def positive(kind):
-    def parse(text):
-        value = number(kind, text)
-        if not value > 0:
-            raise argparse.ArgumentTypeError(f"{text} is not positive")
-        if kind is int and value > INT_LIMIT:
-            raise argparse.ArgumentTypeError(f"{text} is too large (at most {INT_LIMIT})")
-        return value
-    return parse
-
-
-def non_negative_float(text):
-    value = number(float, text)
-    if not value >= 0:
-        raise argparse.ArgumentTypeError(f"{text} is negative")
-    return value
-
-
-def seed(text):
-    """A seed torch's generators take: the run also seeds generators of its own with seed + 1
-    to seed + 3, and torch refuses 2**64 and more (with a traceback)."""
-    value = number(int, text)
-    if not 0 <= value < 2**63:
-        raise argparse.ArgumentTypeError(f"{text} is not between 0 and 2**63 - 1")
-    return value
+    def _get_help_string(self, action):
+        text = action.help or ""
+        if action.default not in (None, False, argparse.SUPPRESS) and "default" not in text:
+            text += " (default: %(default)s)"
+        return text
 
 
 def frames_every(text):
-    """--animation's N (a positive number of batches), or the original's True / False: its help
-    showed `--animation False`, so its users may write either (True: one frame per epoch)."""
+    """--animation's N (a number of batches), or the original's True / False: its help showed
+    `--animation False`, so its users may write either (True: one frame per epoch)."""
     word = text.strip().lower()
     if word in ("true", "false"):
         return 0 if word == "true" else None
     try:
-        return positive(int)(text)
+        batches = parse_number(int)(text)
     except argparse.ArgumentTypeError as error:
         raise argparse.ArgumentTypeError(f"{error}: give a number of batches, True or False") from None
+    if batches < 1:   # 0 would mean "once an epoch" inside: that is True's
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number of batches; give one, True or False")
+    return batches
 
 
 def parse_args(argv=None):
-    networks = ", ".join(EXPERIMENTS)
+    networks = ", ".join(NETWORKS)
     aliases = ", ".join(f"{old} = {new}" for old, new in ALIASES.items())
     parser = OneLineParser(
         prog="train.py",
         description="Train a network/loss pair and plot the latent space it learns.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-        epilog="Exit codes: 0 done, 1 a failure while training or writing (non-finite loss, out "
-               "of memory, a file that could not be written), 2 bad input (nothing is written), "
-               "130/143 stopped by Ctrl-C/SIGTERM at the end of a batch: the files show the last "
-               "completed epoch, and the run prints the --resume command that continues it.")
+        formatter_class=HelpFormatter,
+        epilog=f"Example: {EXAMPLE}\n\n" + textwrap.fill(
+            "Exit codes: 0 done, 1 a failure while training or writing (non-finite loss, out of "
+            "memory, a file that could not be written), 2 bad input (nothing is written), 130/143 "
+            "stopped by Ctrl-C/SIGTERM at the end of a batch: the files show the last completed "
+            "epoch, and the run prints the --resume command that continues it.", 78))
     parser.add_argument("network", help=f"one of: {networks} (also accepted: {aliases})")
-    parser.add_argument("dataset", help=f"one of: {', '.join(DATASET_NAMES)} (any case)")
-    parser.add_argument("--lr", type=positive(float), default=1e-2,
+    parser.add_argument("dataset", help=f"one of: {', '.join(DATASETS)} (any case)")
+    parser.add_argument("--lr", type=parse_number(float), default=1e-2,
                         help="peak learning rate of Adam's one-cycle schedule: it warms up to this "
                              "over the first 30%% of the run, then anneals towards zero")
-    parser.add_argument("--epochs", type=positive(int), default=10, help="number of epochs")
-    parser.add_argument("--batch-size", type=positive(int), default=256,
+    parser.add_argument("--epochs", type=parse_number(int), default=10, help="number of epochs")
+    parser.add_argument("--batch-size", type=parse_number(int), default=256,
                         help="images (embedding-classification, vae), pairs or triplets per "
                              "batch; online-contrastive and online-triplet ignore it (their batch "
                              "is --classes-per-batch x --images-per-class images)")
     parser.add_argument("--output", default="./tmp", help="output folder")
-    parser.add_argument("--log-interval", type=positive(int), default=50,
+    parser.add_argument("--log-interval", type=parse_number(int), default=50,
                         help="batches between updates of the training loss on the progress bar")
     parser.add_argument("--animation", type=frames_every, nargs="?", const=0, default=None,
                         metavar="N",
@@ -118,22 +86,22 @@ def parse_args(argv=None):
     parser.add_argument("--device", default="auto",
                         help="auto (CUDA when available), cpu, cuda or cuda:N; a device this "
                              "machine does not have is an error")
-    parser.add_argument("--seed", type=seed, default=0,
+    parser.add_argument("--seed", type=parse_number(int), default=0,
                         help="random seed, 0 to 2**63 - 1: the same seed on the same machine gives the same "
                              "numbers")
     parser.add_argument("--data-dir", default=default_data_dir(),
                         help=f"folder holding <dataset>/raw/*-ubyte in torchvision's layout; "
-                             f"downloaded there when missing (default from ${DATA_DIR_VARIABLE})")
-    parser.add_argument("--latent-dims", type=positive(int), default=2,
+                             f"downloaded there when missing (default: ${DATA_DIR_VARIABLE}, else ./data)")
+    parser.add_argument("--latent-dims", type=parse_number(int), default=2,
                         help="dimensions of the embedding (more than 2 are plotted through PCA, "
                              "1 against the class)")
-    parser.add_argument("--margin", type=non_negative_float, default=1.0,
+    parser.add_argument("--margin", type=parse_number(float), default=1.0,
                         help="margin of the contrastive and triplet losses, online ones included")
-    parser.add_argument("--classes-per-batch", type=positive(int), default=10, metavar="P",
+    parser.add_argument("--classes-per-batch", type=parse_number(int), default=10, metavar="P",
                         help="online-contrastive, online-triplet: classes in each batch")
-    parser.add_argument("--images-per-class", type=positive(int), default=16, metavar="K",
+    parser.add_argument("--images-per-class", type=parse_number(int), default=16, metavar="K",
                         help="online-contrastive, online-triplet: images of each of those classes")
-    parser.add_argument("--mining", choices=TRIPLET_MINING, default="batch-hard",
+    parser.add_argument("--mining", choices=MINING, default="batch-hard",
                         help="online-triplet: hardest positive and negative per anchor "
                              "(batch-hard), nearest semi-hard negative per positive pair "
                              "(semi-hard), or every triplet with a positive loss (all); "
@@ -154,6 +122,16 @@ def main(argv=None):
     keeps its traceback."""
     argv = sys.argv[1:] if argv is None else argv
     config = Config(**vars(parse_args(argv)))
+    try:
+        validate(config)   # before torch loads: a mistyped value is answered at once
+        from training.interruption import StopNow
+        from training.loop import run
+    except RunError as error:
+        print(f"train.py: {error.label}: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:  # torch takes a second or two to load
+        print(BEFORE_TRAINING, file=sys.stderr)
+        return 130
     try:
         final, paths = run(config)
     except RunError as error:
@@ -185,7 +163,7 @@ def after_stop(error, argv):
         return "; no epoch was completed, so there is nothing to plot or resume, and no file was written"
     kept = (f"; the figures and metrics.json show epoch {error.epochs_completed}, the last completed, "
             f"and {error.checkpoint} holds it")
-    if not isinstance(error, Interrupted):
+    if error.exit_code not in (130, 143):   # only an interrupted run resumes
         return kept
     return f"{kept}\nresume with: {resume_command(argv, error.checkpoint)}"
 

@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from training.metrics import (distance_keys, intruder_sums, is_collapsed, k_nearest, knn_accuracy,
-                              nearest_of_all, ranked_sums, retrieval_scores, silhouette, squared_distances)
+from training.metrics import (distance_keys, intruder_sums, is_collapsed, knn_accuracy, ranked_sums,
+                              retrieval_scores, silhouette)
+from training.neighbours import k_nearest, nearest_of_all, squared_distances
 
 
 def test_knn_accuracy_on_a_hand_made_case():

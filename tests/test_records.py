@@ -3,6 +3,7 @@
 import dataclasses
 import json
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -44,15 +45,21 @@ def checkpoint(finished):
 
 def test_metrics_json_follows_its_schema(finished):
     document = read_metrics(finished)
-    assert document["schema_version"] == 1
+    assert document["schema_version"] == 2
     configuration = document["configuration"]
     for option in (field.name for field in dataclasses.fields(Config)):
         assert option in configuration, option
-    assert configuration["seed"] == 7 and configuration["epochs"] == 2
+    assert configuration["seed"] == 7 and configuration["epochs"] == 2 and configuration["margin"] == 1.0
+    # Options the network ignores are null; --animation says how often a frame was drawn.
+    assert configuration["classes_per_batch"] is None and configuration["mining"] is None
+    assert configuration["animation"] == {"every_epoch": True, "every_batches": None}
     assert configuration["network_resolved"] == "triplet-loss-net"
-    assert set(document["environment"]) >= {"python", "torch", "torchvision", "device"}
+    assert set(document["environment"]) >= {"python", "torch", "torchvision", "device", "code_version", "threads"}
     assert document["environment"]["torch"] == torch.__version__
     assert document["environment"]["device"] == "cpu"
+    assert document["environment"]["device_name"] not in ("", "x86_64", "aarch64", "arm64")
+    assert document["collapsed"] is None and document["diverged"] is None
+    assert document["initial_val_loss"] > 0
     assert document["epochs_completed"] == 2 and document["complete"] is True
     assert [row["epoch"] for row in document["epochs"]] == [1, 2]
     for row in document["epochs"]:
@@ -66,9 +73,9 @@ def test_metrics_json_follows_its_schema(finished):
 
 
 def test_retrieval_takes_a_sample_of_queries_except_after_the_last_epoch(tiny_data, tmp_path, monkeypatch):
-    import training.loop
+    import training.setup
     from training.metrics import retrieval_scores
-    monkeypatch.setattr(training.loop, "RETRIEVAL_SAMPLE", 20)
+    monkeypatch.setattr(training.setup, "RETRIEVAL_SAMPLE", 20)
     config = Config("siamese-contrastive", "MNIST", epochs=2, batch_size=16, lr=0.01, data_dir=str(tiny_data),
                     output=str(tmp_path))
     run(config, show_progress=False)
@@ -157,19 +164,48 @@ class CollapsedClassificationNet(ClassificationNet):
 
 def test_a_collapsed_space_is_reported_once_with_its_epoch(tiny_data, tmp_path, monkeypatch, capsys):
     collapsing = dataclasses.replace(EXPERIMENTS["embedding-classification"],
-                                     make_model=lambda config: CollapsedClassificationNet(config.latent_dims))
+                                     make_model=lambda config, *shape: CollapsedClassificationNet(config.latent_dims))
     monkeypatch.setitem(EXPERIMENTS, "embedding-classification", collapsing)
     final, _ = run(Config("embedding-classification", "MNIST", epochs=2, data_dir=tiny_data,
                           output=str(tmp_path)), show_progress=False)
-    warnings = [line for line in capsys.readouterr().out.splitlines() if "collapsed" in line]
-    assert len(warnings) == 1 and "epoch 1" in warnings[0]
+    lines = capsys.readouterr().out.splitlines()
+    warnings = [line for line in lines if line.startswith("warning") and "collapsed" in line]
+    # Said when it happens, and once more as the run's last line; never again for epoch 2.
+    assert len(warnings) == 2 and warnings[0] == warnings[1] == lines[-1] and "epoch 1" in warnings[0]
+    assert "try a lower --lr" in warnings[0]
     assert final["test_spread"] == 0.0 and final["map_at_r"] == 0.0
     assert not math.isnan(final["knn_accuracy"])
+    document = json.loads((tmp_path / "embedding-classification-MNIST-metrics.json").read_text())
+    assert document["collapsed"] == 1 and document["diverged"] is None
+
+
+def test_online_triplet_names_its_own_remedy_for_a_collapse():
+    assert "--mining semi-hard" in EXPERIMENTS["online-triplet"].remedy
+
+
+def test_a_loss_that_explodes_without_becoming_nan_is_reported_as_diverged(tiny_data, tmp_path, monkeypatch,
+                                                                             capsys):
+    # The training loss grows a millionfold while validation (eval mode) stays as it was: over
+    # 100 times the untrained network's validation loss, the rule for "diverged".
+    experiment = EXPERIMENTS["embedding-classification"]
+
+    def exploding(model, split, batch, config):
+        loss = experiment.batch_loss(model, split, batch, config)
+        return loss * 1e6 if model.training else loss
+    monkeypatch.setitem(EXPERIMENTS, "embedding-classification",
+                        dataclasses.replace(experiment, batch_loss=exploding))
+    run(Config("embedding-classification", "MNIST", epochs=2, lr=1e-9, data_dir=tiny_data,
+               output=str(tmp_path)), show_progress=False)
+    lines = capsys.readouterr().out.splitlines()
+    assert "diverged" in lines[-1] and "epoch 1" in lines[-1] and "try a lower --lr" in lines[-1]
+    document = json.loads((tmp_path / "embedding-classification-MNIST-metrics.json").read_text())
+    assert document["diverged"] == 1 and document["collapsed"] is None
+    assert document["final"]["train_loss"] > 100 * document["initial_val_loss"]
 
 
 def test_a_gpu_is_named_with_its_number(monkeypatch):
     # metrics.json's environment.device is str(device): "cuda" would not say which GPU trained.
-    from training.loop import resolve_device
+    from training.setup import resolve_device
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
     monkeypatch.setattr(torch.cuda, "current_device", lambda: 0)
@@ -195,8 +231,10 @@ def test_a_checkpoint_restored_on_the_cpu_leaves_cuda_alone(tmp_path, monkeypatc
     optimizer = torch.optim.Adam(model.parameters())
     generator = torch.Generator().manual_seed(1)
     path = tmp_path / "model.pt"
-    save_checkpoint(path, model=model, optimizer=optimizer, epoch=1, generator=generator,
-                    device=torch.device("cpu"), cycle_start=0, history=[], frames=[], configuration={}, identity={})
+    run = SimpleNamespace(model=model, optimizer=optimizer, generator=generator, device=torch.device("cpu"),
+                          cycle_start=0, history=[{"epoch": 1}], frames=[], config=Config("vae", "MNIST"),
+                          identity={}, initial_val_loss=None, alarms={})
+    save_checkpoint(path, run)
     state = torch.load(path, weights_only=True)
     assert state["cuda_rng"] == []
     state["cuda_rng"] = [torch.zeros(16, dtype=torch.uint8)] * 2   # as if from a 2-GPU run
@@ -204,7 +242,7 @@ def test_a_checkpoint_restored_on_the_cpu_leaves_cuda_alone(tmp_path, monkeypatc
 
 
 def test_a_run_on_a_gpu_asks_cudnn_for_deterministic_algorithms(monkeypatch):
-    from training.loop import seed_everything
+    from training.setup import seed_everything
     monkeypatch.setattr(torch.backends.cudnn, "deterministic", False)
     monkeypatch.setattr(torch.backends.cudnn, "benchmark", True)
     seed_everything(5, torch.device("cpu"))

@@ -30,12 +30,13 @@ def test_validation_neither_draws_from_nor_disturbs_the_training_random_stream(t
     # The vae samples z in its loss, also when validating. Those draws must not come from the
     # stream training uses, else how much is validated would change how the model trains.
     from datasets import load_split
-    from training.loop import first_items, validation_loss
+    from training.loop import validation_loss
+    from training.setup import first_items
     split = load_split("MNIST", tiny_data, train=False, device=torch.device("cpu"))
     config = Config("vae", "MNIST", data_dir=tiny_data)
     experiment = find_experiment("vae")
     torch.manual_seed(0)
-    model = experiment.make_model(config)
+    model = experiment.make_model(config, (1, 28, 28), 10)
     batches = first_items(experiment.make_sampler(split.labels, config).epoch(torch.Generator().manual_seed(1)), 32)
     state = torch.get_rng_state()
     first = validation_loss(model, experiment, split, batches, config)

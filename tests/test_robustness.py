@@ -22,6 +22,8 @@ import torch
 import train as train_script
 import training.checkpoint
 import training.loop
+import training.outputs
+import training.setup
 from conftest import ROOT, REAL_DATA_VARIABLE, run_cli
 from test_cli import one_line_error
 from test_records import TIMINGS
@@ -190,8 +192,8 @@ def test_a_signal_stops_cleanly_and_the_run_resumes_to_the_same_numbers(sent, ex
     assert (f"interrupted: {sent.name} received during epoch {done + 1}" in stderr
             or f"interrupted: {sent.name} received after the last batch of epoch {done}" in stderr)
     assert torch.load(folder / f"{PREFIX}model.pt", weights_only=True)["epoch"] == done
-    assert sorted(os.listdir(folder)) == sorted(PREFIX + name for name in training.loop.FILES.values())
-    assert set(document["files"]) == set(training.loop.FILES)
+    assert sorted(os.listdir(folder)) == sorted(PREFIX + name for name in training.outputs.FILES.values())
+    assert set(document["files"]) == set(training.outputs.FILES)
     assert leftovers(folder) == []
     # The epochs done so far are those of the uninterrupted run, and so are its embeddings:
     # the end-of-run files show the last completed epoch.
@@ -344,7 +346,7 @@ def test_a_loss_that_turns_nan_in_epoch_2_keeps_the_checkpoint_of_epoch_1(tiny_d
     assert all(torch.isfinite(value).all() for value in state["model"].values())
     document = read_metrics(tmp_path)
     assert document["epochs_completed"] == 1 and "epoch 2, batch 3" in document["failed"]
-    assert set(document["files"]) == set(training.loop.FILES)
+    assert set(document["files"]) == set(training.outputs.FILES)
     embeddings = np.load(tmp_path / f"{PREFIX}embeddings.npz")
     assert np.isfinite(embeddings["test_embeddings"]).all()
     assert leftovers(tmp_path) == []
@@ -362,12 +364,12 @@ def test_a_finished_run_given_more_epochs_trains_them_in_a_cycle_of_their_own(ti
     run(config, show_progress=False)
     checkpoint = str(tmp_path / "first" / f"{PREFIX}model.pt")
     schedules = []
-    real_schedule = training.loop.one_cycle_schedule
+    real_schedule = training.setup.one_cycle_schedule
 
     def noted(optimizer, *args, **kwargs):
         schedules.append((real_schedule(optimizer, *args, **kwargs), optimizer.param_groups[0]["lr"]))
         return schedules[-1][0]
-    monkeypatch.setattr(training.loop, "one_cycle_schedule", noted)
+    monkeypatch.setattr(training.setup, "one_cycle_schedule", noted)
 
     # Epochs 2 and 3 in one go ...
     whole = dataclasses.replace(config, epochs=3, resume=checkpoint, output=str(tmp_path / "whole"))
@@ -414,22 +416,23 @@ def test_a_file_that_cannot_be_written_keeps_its_earlier_version(failing, tiny_d
     def full_disk(*args, **kwargs):
         raise OSError(28, "No space left on device")
     if failing.endswith(".gif"):  # the encoder itself fails
-        monkeypatch.setattr(training.loop, "latent_space_gif", full_disk)
+        monkeypatch.setattr(training.outputs, "latent_space_gif", full_disk)
     else:  # the disk fills up while the file is written: write_atomically must clean up
-        real_write = training.loop.write_atomically
+        real_write = training.outputs.write_atomically
 
         def full_disk_for_one_file(path, data):
             with pytest.MonkeyPatch.context() as patch:
                 if str(path).endswith(failing):
                     patch.setattr(os, "fsync", full_disk)
                 return real_write(path, data)
-        monkeypatch.setattr(training.loop, "write_atomically", full_disk_for_one_file)
+        monkeypatch.setattr(training.outputs, "write_atomically", full_disk_for_one_file)
     code = main_in_process(tiny_data, tmp_path, 2)
     assert code == 1
     assert error_line(capsys) == (f"train.py: error: could not write {tmp_path / (PREFIX + failing)} (No space "
-                      f"left on device); the other files were written, and earlier files of "
-                      f"those names are unchanged")
-    assert (tmp_path / (PREFIX + failing)).read_bytes() == before[PREFIX + failing]
+                      f"left on device); the other files were written, and none was left half-written")
+    # The earlier run's file of that name went when this run's first epoch replaced that run: it
+    # must not stand beside this run's files as if it were this run's.
+    assert not (tmp_path / (PREFIX + failing)).exists()
     for name in ("embeddings.npz", "testing-set-embedding.png", "metrics.json"):
         assert (tmp_path / (PREFIX + name)).read_bytes() != before[PREFIX + name], name
     assert leftovers(tmp_path) == []
@@ -477,7 +480,7 @@ def test_out_of_memory_suggests_a_smaller_batch(error, tiny_data, tmp_path, monk
 
 def test_a_network_too_large_for_memory_is_one_line(tiny_data, tmp_path, monkeypatch, capsys):
     # As --latent-dims 100000000 does: a 51 GB linear layer.
-    def exhausted(config):
+    def exhausted(config, *shape):
         raise RuntimeError("[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't "
                            "allocate memory: you tried to allocate 51200000000 bytes.")
     monkeypatch.setitem(EXPERIMENTS, "triplet-loss-net",
@@ -494,7 +497,7 @@ def test_a_network_too_large_for_memory_is_one_line(tiny_data, tmp_path, monkeyp
 def test_out_of_memory_while_loading_the_data_is_one_line(error, tiny_data, tmp_path, monkeypatch, capsys):
     def exhausted(*args, **kwargs):
         raise error
-    monkeypatch.setattr(training.loop, "load_split", exhausted)
+    monkeypatch.setattr(training.setup, "load_split", exhausted)
     assert main_in_process(tiny_data, tmp_path, 0) == 1
     assert error_line(capsys) == ("train.py: error: out of memory on cpu; the data sets did not fit (they are "
                                   "held there whole, as bytes); free some memory")

@@ -7,6 +7,7 @@ the GIF frames so far and the configuration. A run resumed from it draws the
 same batches and ends with the same numbers as one that was never interrupted.
 """
 
+import dataclasses
 import io
 import os
 
@@ -19,26 +20,29 @@ FORMAT = "siamese-net-and-friends checkpoint"
 FORMAT_VERSION = 1
 
 
-def save_checkpoint(path, *, model, optimizer, epoch, generator, device, cycle_start, history,
-                    frames, configuration, identity):
-    """`identity`: what was learned ({network, dataset, latent_dims}, names canonical); a
-    checkpoint only continues a run of the same identity."""
+def save_checkpoint(path, run):
+    """Save `run` (training/setup.Run) after its latest epoch. Its `identity` ({network,
+    dataset, latent_dims}, names canonical) says what was learned: a checkpoint only continues
+    a run of the same identity."""
+    device = run.device
     state = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
-        "epoch": epoch,
-        "cycle_start": cycle_start,
-        "model": model.state_dict(),
-        "optimizer": optimizer.state_dict(),
-        "sampler_generator": generator.get_state(),
+        "epoch": run.history[-1]["epoch"],
+        "cycle_start": run.cycle_start,
+        "model": run.model.state_dict(),
+        "optimizer": run.optimizer.state_dict(),
+        "sampler_generator": run.generator.get_state(),
         "torch_rng": torch.get_rng_state(),
         # Only the training device's: a run resumed on a machine with fewer GPUs must not
         # have to restore the others.
         "cuda_rng": [torch.cuda.get_rng_state(device)] if device.type == "cuda" else [],
-        "history": history,
-        "frames": [(caption, torch.from_numpy(points)) for caption, points in frames],
-        "configuration": configuration,
-        "identity": identity,
+        "history": run.history,
+        "frames": [(caption, torch.from_numpy(points)) for caption, points in run.frames],
+        "configuration": dataclasses.asdict(run.config),
+        "identity": run.identity,
+        "initial_val_loss": run.initial_val_loss,
+        "alarms": run.alarms,
     }
     buffer = io.BytesIO()
     torch.save(state, buffer)
@@ -47,7 +51,7 @@ def save_checkpoint(path, *, model, optimizer, epoch, generator, device, cycle_s
 
 def load_checkpoint(path, identity, epochs, settings):
     """The checkpoint at `path`, checked against the run's `identity`, total `epochs` and
-    training `settings` ({option: value}, the options of TRAINING_SETTINGS).
+    training `settings` ({option: value}: the options its network uses, Experiment.settings).
 
     A missing or unreadable file, a file that is no checkpoint of this program, one of another
     network, data set or latent size, one stopped before its last epoch and given another

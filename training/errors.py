@@ -2,8 +2,6 @@
 
 import contextlib
 
-import torch
-
 
 def first_line(error, limit=120):
     """What an exception says, in one line of at most `limit` characters (its type's name when
@@ -19,6 +17,11 @@ class RunError(Exception):
 
     exit_code = 2
     label = "error"
+
+
+class ConfigError(RunError):
+    """Bad input (a value no run accepts, a missing file, an unusable device): exit code 2,
+    and nothing is written."""
 
 
 class NonFiniteLossError(RunError):
@@ -37,7 +40,7 @@ class WriteError(RunError):
 
     def __init__(self, failures):
         super().__init__("could not write " + ", ".join(failures) + "; the other files were "
-                         "written, and earlier files of those names are unchanged")
+                         "written, and none was left half-written")
         self.failures = failures
 
 
@@ -52,6 +55,8 @@ class OutOfMemoryError(RunError):
 def out_of_memory_explained(device, advice):
     """Turn the device running out of memory inside the block into an OutOfMemoryError that
     gives `advice`."""
+    import torch  # here: the errors themselves are raised before torch loads
+
     try:
         yield
     except (RuntimeError, MemoryError) as error:

@@ -8,28 +8,64 @@ Every `batch_loss(model, split, batch, config)` looks its images up with `split.
 and a siamese or triplet step embeds all its images in one forward pass.
 """
 
-import difflib
 from dataclasses import dataclass
-from typing import Callable
+from typing import Callable, Protocol, Sequence
 
 import torch
+from torch import nn
 
-from datasets import BalancedBatchSampler, IndexSampler, PairSampler, TripletSampler
+from datasets import BalancedBatchSampler, IndexSampler, PairSampler, Split, TripletSampler
 from losses import (binary_cross_entropy_with_logits, contrastive_loss, cross_entropy_loss,
                     negative_elbo, online_contrastive_loss, online_triplet_loss, triplet_loss)
 from networks import ClassificationNet, EmbeddingNet, KochSiameseNet, VariationalAutoencoder
 
-from .errors import RunError
+from .config import Config, canonical_network
+from .errors import ConfigError
+from .names import ALIASES  # noqa: F401  (for importers)
 from .vae_figures import vae_figures
+
+Batch = Sequence[torch.Tensor]   # a tuple of index tensors: (indices,), (first, second, same), ...
+
+
+class Sampler(Protocol):
+    """Draws an epoch's batches: `epoch(generator)` returns a list of Batch, len() their number."""
+
+    def __len__(self) -> int: ...
+    def epoch(self, generator: torch.Generator) -> list: ...
+
+
+class ModelFactory(Protocol):
+    def __call__(self, config: Config, input_shape: tuple, num_classes: int) -> nn.Module: ...
+
+
+class SamplerFactory(Protocol):
+    def __call__(self, labels: torch.Tensor, config: Config) -> Sampler: ...
+
+
+class BatchLoss(Protocol):
+    """The mean loss of one batch; it reaches the network through `model(...)` (its forward),
+    so that a wrapper (DistributedDataParallel, hooks) sees every call."""
+
+    def __call__(self, model: nn.Module, split: Split, batch: Batch, config: Config) -> torch.Tensor: ...
+
+
+# Every network uses these; the others are listed per experiment (Experiment.settings).
+COMMON_SETTINGS = ("lr", "seed")
+PAIR_SETTINGS = (*COMMON_SETTINGS, "batch_size")
+ALL_SETTINGS = (*PAIR_SETTINGS, "margin", "classes_per_batch", "images_per_class", "mining")
 
 
 @dataclass(frozen=True)
 class Experiment:
     summary: str
-    make_model: Callable     # config -> nn.Module with .embed(images)
-    make_sampler: Callable   # (labels, config) -> sampler with len() and .epoch(generator)
-    batch_loss: Callable     # (model, split, batch, config) -> scalar loss tensor
-    extra_figures: Callable | None = None  # (model, test split) -> {file suffix: PNG bytes}
+    make_model: ModelFactory     # an nn.Module whose forward the loss calls, with .embed(images)
+    make_sampler: SamplerFactory
+    batch_loss: BatchLoss
+    # The Config options that shape what this experiment learns: a resumed run must keep them,
+    # and metrics.json records the others as null.
+    settings: tuple = PAIR_SETTINGS
+    remedy: str = "try a lower --lr or another --margin"   # said when the space collapses
+    extra_figures: Callable | None = None  # (model, test split, title) -> {file key: (suffix, PNG bytes)}
 
 
 def _classification_loss(model, split, batch, config):
@@ -39,7 +75,7 @@ def _classification_loss(model, split, batch, config):
 
 def _contrastive_loss(model, split, batch, config):
     first, second, same = batch
-    z1, z2 = model.embed(split.inputs(torch.cat([first, second]))).chunk(2)
+    z1, z2 = model(split.inputs(torch.cat([first, second]))).chunk(2)
     return contrastive_loss(z1, z2, same, config.margin)
 
 
@@ -50,19 +86,19 @@ def _koch_loss(model, split, batch, config):
 
 def _triplet_loss(model, split, batch, config):
     anchor, positive, negative = batch
-    za, zp, zn = model.embed(split.inputs(torch.cat([anchor, positive, negative]))).chunk(3)
+    za, zp, zn = model(split.inputs(torch.cat([anchor, positive, negative]))).chunk(3)
     return triplet_loss(za, zp, zn, config.margin)
 
 
 def _online_contrastive_loss(model, split, batch, config):
     (indices,) = batch
-    return online_contrastive_loss(model.embed(split.inputs(indices)), split.labels[indices],
+    return online_contrastive_loss(model(split.inputs(indices)), split.labels[indices],
                                    config.margin)
 
 
 def _online_triplet_loss(model, split, batch, config):
     (indices,) = batch
-    return online_triplet_loss(model.embed(split.inputs(indices)), split.labels[indices],
+    return online_triplet_loss(model(split.inputs(indices)), split.labels[indices],
                                config.margin, config.mining)
 
 
@@ -79,68 +115,67 @@ def _batches_of(sampler_class):
 
 
 def _balanced_batches(labels, config):
+    for option, what in (("classes_per_batch", "classes (a batch of one class has no negatives)"),
+                         ("images_per_class", "images of each class (one image has no positive)")):
+        if getattr(config, option) < 2:
+            raise ConfigError(f"--{option.replace('_', '-')} {getattr(config, option)} is too few for "
+                              f"{config.network}: it mines within a batch and needs at least 2 {what}")
     try:
         return BalancedBatchSampler(labels, config.classes_per_batch, config.images_per_class)
     except ValueError as error:
-        raise RunError(f"--classes-per-batch {config.classes_per_batch}: {error}") from None
+        raise ConfigError(f"--classes-per-batch {config.classes_per_batch}: {error}") from None
 
 
 EXPERIMENTS = {
     "embedding-classification": Experiment(
         summary="EmbeddingNet + linear classifier, cross-entropy",
-        make_model=lambda config: ClassificationNet(config.latent_dims),
+        make_model=lambda config, shape, classes: ClassificationNet(config.latent_dims, classes),
         make_sampler=_batches_of(IndexSampler),
         batch_loss=_classification_loss),
     "siamese-contrastive": Experiment(
         summary="siamese EmbeddingNet, contrastive loss (Hadsell et al. 2006)",
-        make_model=lambda config: EmbeddingNet(config.latent_dims),
+        make_model=lambda config, shape, classes: EmbeddingNet(config.latent_dims),
         make_sampler=_batches_of(PairSampler),
-        batch_loss=_contrastive_loss),
+        batch_loss=_contrastive_loss,
+        settings=(*PAIR_SETTINGS, "margin")),
     "siamese-binary-cross-entropy": Experiment(
         summary="Koch et al. (2015) siamese network, binary cross-entropy",
-        make_model=lambda config: KochSiameseNet(config.latent_dims),
+        make_model=lambda config, shape, classes: KochSiameseNet(config.latent_dims),
         make_sampler=_batches_of(PairSampler),
         batch_loss=_koch_loss),
     "triplet-loss-net": Experiment(
         summary="EmbeddingNet on triplets, triplet loss (Schroff et al. 2015)",
-        make_model=lambda config: EmbeddingNet(config.latent_dims),
+        make_model=lambda config, shape, classes: EmbeddingNet(config.latent_dims),
         make_sampler=_batches_of(TripletSampler),
-        batch_loss=_triplet_loss),
+        batch_loss=_triplet_loss,
+        settings=(*PAIR_SETTINGS, "margin")),
     "online-contrastive": Experiment(
         summary="EmbeddingNet on P x K balanced batches, contrastive loss over every positive "
                 "pair and as many hardest negative pairs",
-        make_model=lambda config: EmbeddingNet(config.latent_dims),
+        make_model=lambda config, shape, classes: EmbeddingNet(config.latent_dims),
         make_sampler=_balanced_batches,
-        batch_loss=_online_contrastive_loss),
+        batch_loss=_online_contrastive_loss,
+        settings=(*COMMON_SETTINGS, "margin", "classes_per_batch", "images_per_class")),
     "online-triplet": Experiment(
         summary="EmbeddingNet on P x K balanced batches, triplet loss over triplets mined in "
                 "the batch (--mining)",
-        make_model=lambda config: EmbeddingNet(config.latent_dims),
+        make_model=lambda config, shape, classes: EmbeddingNet(config.latent_dims),
         make_sampler=_balanced_batches,
-        batch_loss=_online_triplet_loss),
+        batch_loss=_online_triplet_loss,
+        settings=(*COMMON_SETTINGS, "margin", "classes_per_batch", "images_per_class", "mining"),
+        remedy="try --mining semi-hard (batch-hard's hardest triplets can pull a 2-D space onto one "
+               "point) or a lower --lr"),
     "vae": Experiment(
         summary="variational autoencoder, negative ELBO; embedding = posterior mean",
-        make_model=lambda config: VariationalAutoencoder(config.latent_dims),
+        make_model=lambda config, shape, classes: VariationalAutoencoder(config.latent_dims),
         make_sampler=_batches_of(IndexSampler),
         batch_loss=_vae_loss,
         extra_figures=vae_figures),
 }
 
-# The original project's spellings: its users' scripts still run.
-ALIASES = {"siamese-constrastive": "siamese-contrastive", "tripet-loss-net": "triplet-loss-net"}
 
 
-def find_experiment(name):
-    """The Experiment called `name` (or one of its aliases); RunError naming the choices otherwise."""
-    canonical = ALIASES.get(name, name)
-    if canonical in EXPERIMENTS:
-        return EXPERIMENTS[canonical]
-    raise RunError(unknown_name_message("network", name, list(EXPERIMENTS), list(ALIASES)))
-
-
-def unknown_name_message(kind, name, choices, other_spellings=()):
-    """'unknown <kind> ...', the closest known name (ignoring case) and the choices."""
-    known = {known.lower(): known for known in [*choices, *other_spellings]}
-    close = difflib.get_close_matches(name.lower(), known, n=1)
-    hint = f" (did you mean {ALIASES.get(known[close[0]], known[close[0]])}?)" if close else ""
-    return f"unknown {kind} '{name}'{hint}; choose one of: {', '.join(choices)}"
+def find_experiment(name: str) -> Experiment:
+    """The Experiment called `name` (or one of the original's spellings); ConfigError naming
+    the choices otherwise."""
+    return EXPERIMENTS[canonical_network(name)]

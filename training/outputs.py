@@ -1,0 +1,134 @@
+"""The files a run writes into its output folder, each whole or not at all.
+
+`<output>/<network>-<dataset>-` followed by FILES' names (the original project's), plus an
+experiment's own figures (the vae's manifold and reconstructions). One run owns one prefix:
+a new run (not a --resume) removes the earlier run's files of that prefix once its own first
+epoch is saved, so a folder never mixes two runs, and an earlier run's results survive a new
+run that fails before it has any of its own.
+"""
+
+import io
+import os
+
+import numpy as np
+import torch
+
+from datasets import Split
+from plotting import embedding_figure, embedding_title, figure_to_png, latent_space_gif, stats_figure, to_2d
+
+from .config import Config
+from .errors import ConfigError
+from .evaluation import METRICS, embed
+from .files import write_atomically
+
+FILES = {  # what a run writes, after `<output>/<network>-<dataset>-`
+    "metrics": "metrics.json",
+    "checkpoint": "model.pt",
+    "embeddings": "embeddings.npz",
+    "training_figure": "training-set-embedding.png",
+    "testing_figure": "testing-set-embedding.png",
+    "stats": "stats.png",
+    "animation": "latent-space-development.gif",
+}
+EXTRA_FIGURES = ("manifold", "reconstructions")   # written as <key>.png by the experiments that draw them
+
+
+def planned_paths(config: Config) -> dict:
+    """{file key: path} of the files in FILES this run writes (the GIF only with --animation)."""
+    return {key: config.prefix + name for key, name in FILES.items()
+            if key != "animation" or config.animation is not None}
+
+
+def remove_earlier_run(config: Config) -> list:
+    """Remove the files an earlier run left under this run's prefix, except metrics.json and
+    model.pt, which this run has just replaced; returns the paths removed. Only the names a
+    run writes are touched: a user's other files in the folder stay."""
+    names = [name for key, name in FILES.items() if key not in ("metrics", "checkpoint")]
+    names += [f"{key}.png" for key in EXTRA_FIGURES]
+    removed = []
+    for name in names:
+        path = config.prefix + name
+        if os.path.isfile(path):
+            os.unlink(path)
+            removed.append(path)
+    return removed
+
+
+def write_results(run, embeddings=None) -> tuple[dict, list]:
+    """Write the end-of-run files of the last completed epoch of `run` (training/setup.Run):
+    embeddings.npz, the figures, the GIF, the experiment's own figures; `embeddings` (train,
+    test) are computed when None.
+
+    Each file is written whole or not at all, and one that fails (a full disk) does not stop
+    the others. Returns ({file key: path} of the files written, ["<path> (<reason>)"] of those
+    that failed). `run.history` holds at least one epoch.
+    """
+    config, paths = run.config, planned_paths(run.config)
+    if embeddings is None:
+        embeddings = embed(run.model, run.train), embed(run.model, run.test)
+    contents = {"embeddings": lambda: embeddings_npz(run.train, run.test, *embeddings),
+                **figures(run, *embeddings)}
+    if run.experiment.extra_figures:
+        for key, png in run.experiment.extra_figures(run.model, run.test).items():
+            key = key.removesuffix(".png")
+            paths[key] = f"{config.prefix}{key}.png"
+            contents[key] = lambda png=png: png
+    written, failures = {}, []
+    for key, content in contents.items():
+        try:
+            write_atomically(paths[key], content())
+            written[key] = paths[key]
+        except OSError as error:
+            failures.append(f"{paths[key]} ({error.strerror or error})")
+    return written, failures
+
+
+def embeddings_npz(train: Split, test: Split, train_embedding: torch.Tensor, test_embedding: torch.Tensor) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, train_embeddings=train_embedding.cpu().numpy(),
+             train_labels=train.labels.cpu().numpy(), test_embeddings=test_embedding.cpu().numpy(),
+             test_labels=test.labels.cpu().numpy())
+    return buffer.getvalue()
+
+
+def figures(run, train_embedding, test_embedding) -> dict:
+    """{file key: a function that renders its PNG or GIF bytes} for the last epoch of the run."""
+    title = f"{run.identity['network']} on {run.identity['dataset']}"
+    last = run.history[-1]
+    caption = f"epoch {last['epoch']}, 5-NN accuracy {last['knn_accuracy']:.3f}"
+
+    def embedding_png(name, split, embedding):
+        labels = split.labels.cpu().numpy()
+        points, projection = to_2d(embedding.cpu().numpy(), labels)
+        return figure_to_png(embedding_figure(points, labels, split.class_names,
+                                              embedding_title(title, f"{name.capitalize()} set, {caption}",
+                                                              projection)))
+    contents = {"training_figure": lambda: embedding_png("training", run.train, train_embedding),
+                "testing_figure": lambda: embedding_png("testing", run.test, test_embedding),
+                "stats": lambda: figure_to_png(stats_figure(run.history, title, METRICS))}
+    if run.frames and run.config.animation is not None:  # a run resumed without --animation writes no GIF
+        contents["animation"] = lambda: latent_space_gif(run.frames, run.test.labels.cpu().numpy(),
+                                                         run.test.class_names, title)
+    return contents
+
+
+def check_output_folder(folder: str) -> None:
+    """Make sure `folder` is a writable folder, or can be created as one, without creating it:
+    a run with bad input must leave nothing behind."""
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise ConfigError(f"--output {folder} is a file, not a folder")
+    existing = os.path.abspath(folder)
+    while not os.path.exists(existing):  # the nearest existing folder above it
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise ConfigError(f"--output {folder} cannot be created: {existing} is a file")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        where = "" if existing == os.path.abspath(folder) else f" ({existing} is not writable)"
+        raise ConfigError(f"--output {folder} is not writable{where}; choose a folder you can write to")
+
+
+def make_output_folder(folder: str) -> None:
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as error:
+        raise ConfigError(f"--output {folder} cannot be created: {error.strerror}") from None
