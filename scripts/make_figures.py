@@ -24,6 +24,7 @@ import concurrent.futures
 import hashlib
 import json
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -33,13 +34,14 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 from datasets import DATASET_NAMES  # noqa: E402
-from training import EXPERIMENTS, default_data_dir  # noqa: E402
+from training import DATA_DIR_VARIABLE, EXPERIMENTS, default_data_dir  # noqa: E402
 from training.files import write_atomically  # noqa: E402
 
 DEFAULT_NETWORK = "siamese-contrastive"   # the README's first command: its GIF is Fig. 1
 SEED = 0
 SOURCE_FOLDERS = ("training", "networks", "losses", "datasets", "plotting")
 README_MARKERS = ("<!-- results:start -->", "<!-- results:end -->")
+PATH_OPTIONS = ("--data-dir", "--work-dir", "--output", "--diagram")
 COLUMNS = [("network", "network"), ("dataset", "data set"), ("epochs", "epochs"),
            ("knn_accuracy", "5-NN accuracy"), ("precision_at_1", "precision@1"),
            ("map_at_r", "MAP@R"), ("train_seconds", "training seconds"), ("device", "device")]
@@ -65,6 +67,31 @@ def commit():
         return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True).stdout.strip()
     head = git("rev-parse", "--short", "HEAD") or "unknown"
     return head + (" + uncommitted changes" if git("status", "--porcelain", "--untracked-files=no") else "")
+
+
+def portable_path(path):
+    """`path` as the provenance line shows it, never an absolute path of this machine: the folder
+    that $SIAMESE_DATA_DIR names as that variable, any other path relative to the repository
+    root (where the shown command runs), so a relative path reads as it was typed there."""
+    variable = os.environ.get(DATA_DIR_VARIABLE)
+    if variable and os.path.isabs(path) and os.path.realpath(path) == os.path.realpath(variable):
+        return "$" + DATA_DIR_VARIABLE
+    return shlex.quote(os.path.relpath(os.path.abspath(path), ROOT))
+
+
+def portable_command(argv):
+    """The command line that made the results, with its paths made portable (portable_path)."""
+    words, path_follows = [], False
+    for word in argv:
+        option, equals, value = word.partition("=")
+        if path_follows:
+            words.append(portable_path(word))
+        elif equals and option in PATH_OPTIONS:
+            words.append(f"{option}={portable_path(value)}")
+        else:
+            words.append(shlex.quote(word))
+        path_follows = not path_follows and word in PATH_OPTIONS
+    return " ".join(["python", "scripts/make_figures.py", *words])
 
 
 def train_options(network, dataset):
@@ -231,8 +258,11 @@ def main(argv=None):
             for row in json.load(f)["runs"]:
                 rows.setdefault((row["network"], row["dataset"]), row)
     ordered = [rows[key] for key in sorted(rows, key=table_order)]
-    provenance = {"commit": source, "command": "python scripts/make_figures.py " + " ".join(argv or sys.argv[1:]),
-                  "machine": f"{os.cpu_count()} CPU cores, {ordered[0]['device']}", "seed": SEED}
+    provenance = {"commit": source, "command": portable_command(sys.argv[1:] if argv is None else argv),
+                  "machine": f"{os.cpu_count()} CPU cores, {threads} torch thread{'s' if threads > 1 else ''} "
+                             f"per run, {args.jobs} run{'s' if args.jobs > 1 else ''} at a time, "
+                             f"{ordered[0]['device']}",
+                  "seed": SEED}
     markdown = results_markdown(ordered, provenance)
     write_atomically(os.path.join(args.output, "results.md"), markdown.encode())
     write_atomically(results_path,

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 
@@ -70,3 +71,44 @@ def test_the_table_names_the_commit_as_it_was_before_the_figures_changed_it(tmp_
                  str(tmp_path / "output"), "--diagram", str(tmp_path / "architectures.png")])
     assert events == ["commit", "figures"]
     assert json.loads((tmp_path / "output" / "results.json").read_text())["commit"] == "abc1234"
+
+
+def provenance_of(tmp_path, monkeypatch, *options):
+    """The results.md provenance line and results.json command of a stubbed make_figures run."""
+    sys.path.insert(0, os.path.join(ROOT, "scripts"))
+    import make_figures as script
+    row = {"network": "siamese-contrastive", "dataset": "MNIST", "epochs": 1, "knn_accuracy": 0.5,
+           "precision_at_1": 0.5, "map_at_r": 0.5, "train_seconds": 1.0, "device": "cpu"}
+    monkeypatch.setattr(script, "run_one", lambda *args: (row, str(tmp_path), False))
+    monkeypatch.setattr(script, "copy_figures", lambda *args: None)
+    monkeypatch.setattr(script, "commit", lambda: "abc1234")
+    script.main(["--networks", "siamese-contrastive", "--datasets", "MNIST", "--jobs", "1",
+                 "--output", str(tmp_path / "output"), "--diagram", str(tmp_path / "architectures.png"),
+                 *options])
+    line = (tmp_path / "output" / "results.md").read_text().strip().splitlines()[-1]
+    return line, json.loads((tmp_path / "output" / "results.json").read_text())["command"]
+
+
+def test_the_provenance_line_holds_no_absolute_path(tmp_path, monkeypatch):
+    data = tmp_path / "some data"
+    monkeypatch.delenv("SIAMESE_DATA_DIR", raising=False)
+    line, command = provenance_of(tmp_path, monkeypatch, "--data-dir", str(data),
+                                  f"--work-dir={tmp_path / 'work'}")
+    assert line.startswith(f"Produced by `{command}` at commit abc1234 (")
+    # Every path is relative to the repository root, where the command runs.
+    expected = os.path.relpath(data, ROOT)
+    assert f"--data-dir '{expected}'" in command
+    assert f"--work-dir={os.path.relpath(tmp_path / 'work', ROOT)}" in command
+    words = shlex.split(command)
+    assert not any(os.path.isabs(word.partition("=")[2] or word) for word in words), command
+    threads = os.cpu_count() or 1
+    assert f"{threads} torch thread{'s' if threads > 1 else ''} per run, 1 run at a time" in line
+
+
+def test_the_provenance_line_names_the_data_variable_and_keeps_a_relative_path(tmp_path, monkeypatch):
+    monkeypatch.setenv("SIAMESE_DATA_DIR", str(tmp_path / "datasets"))
+    _, command = provenance_of(tmp_path, monkeypatch, "--data-dir", str(tmp_path / "datasets"))
+    assert "--data-dir $SIAMESE_DATA_DIR" in command
+    monkeypatch.chdir(ROOT)
+    _, command = provenance_of(tmp_path, monkeypatch, "--data-dir", "../shared/datasets")
+    assert "--data-dir ../shared/datasets" in command
