@@ -71,8 +71,11 @@ def latent_space_gif(frames, labels, class_names: Sequence[str], *, network: str
     images, figure = [], None
     for figure in animation_figures(frames, labels, class_names, network=network, dataset=dataset):
         rgb = figure_to_rgb(figure, dpi=FRAME_DPI)
-        palette = fixed if fixed is not None else mixed_palette(rgb, class_colours(len(class_names)))
-        images.append(to_palette(rgb, palette))
+        if fixed is not None:   # Pillow maps to it fast, and exactly: its entries lie far apart
+            images.append(Image.fromarray(rgb).quantize(palette=_palette_image(fixed),
+                                                        dither=Image.Dither.NONE))
+        else:
+            images.append(to_palette(rgb, mixed_palette(rgb, class_colours(len(class_names)))))
     if figure is not None:
         plt.close(figure)
     durations = [int(seconds_per_frame * 1000)] * (len(images) - 1) + [int(last_frame_seconds * 1000)]
@@ -84,7 +87,9 @@ def latent_space_gif(frames, labels, class_names: Sequence[str], *, network: str
 
 def to_palette(rgb: np.ndarray, palette: np.ndarray) -> Image.Image:
     """An (H, W, 3) uint8 image as a Pillow "P" image of `palette` ((E, 3) uint8, E <= 256),
-    each pixel given its nearest entry (no dithering)."""
+    each pixel given its nearest entry (no dithering). Pillow's own mapping looks colours up
+    at reduced precision, and among a mixed palette's close entries it drew the white
+    background as (252, 252, 252)."""
     keys = (rgb[..., 0].astype(np.int32) << 16) | (rgb[..., 1].astype(np.int32) << 8) | rgb[..., 2]
     colours, inverse = np.unique(keys.ravel(), return_inverse=True)
     unique_rgb = np.stack([colours >> 16, (colours >> 8) & 255, colours & 255], axis=1)
@@ -93,6 +98,12 @@ def to_palette(rgb: np.ndarray, palette: np.ndarray) -> Image.Image:
     image = Image.fromarray(indices, "P")
     image.putpalette(palette.ravel().tolist())
     return image
+
+
+def _palette_image(entries):
+    palette = Image.new("P", (1, 1))
+    palette.putpalette(entries.ravel().tolist())
+    return palette
 
 
 def _greys():
