@@ -212,10 +212,12 @@ def main(argv=None):
                                   f"{name} set, {title}")
         write_atomically(f"{prefix}{name}-set-embedding.png", figure_to_png(figure))
     write_atomically(f"{prefix}stats.png",
-                     figure_to_png(stats_figure(history, title, {"knn_accuracy": "5-NN accuracy"})))
+                     figure_to_png(stats_figure(history, {"knn_accuracy": "5-NN accuracy"},
+                                               network=args.network, dataset=args.dataset)))
     if frames:
         write_atomically(f"{prefix}latent-space-development.gif",
-                         latent_space_gif(frames, test.targets.numpy(), test.classes, title))
+                         latent_space_gif(frames, test.targets.numpy(), test.classes,
+                                          network=args.network, dataset=args.dataset))
 
 
 if __name__ == "__main__":

@@ -1,14 +1,43 @@
-"""Scatter plots of a latent space: one fixed colour per class, class names in the legend."""
+"""Scatter plots of a latent space: one fixed colour per class, class names in the legend.
+
+Colours: up to 10 classes get CLASS_COLOURS (matplotlib's tab10), so that a class keeps its
+colour across plots and runs; 11 to 20 classes get those and MORE_CLASS_COLOURS. Past 20
+classes no palette keeps every class apart, so the first 20 classes (in class order, the
+same in every figure of a run) keep their colours and the others are drawn in light grey,
+beneath them; the legend's title says so ("first 20 of 37 classes") and its last entry names
+the grey ("the other 17 classes").
+"""
 
 import textwrap
+from collections.abc import Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.figure import Figure
 
 # One palette for every figure, so that a class keeps its colour across plots and runs.
 CLASS_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd",
                  "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+# The 11th to 20th classes' colours: from matplotlib's qualitative maps, each chosen in turn
+# to lie farthest (CIELAB) from those before it, as drawn (half-transparent on white) and
+# in the legend (opaque), among colours neither too light to see nor near black.
+MORE_CLASS_COLOURS = ["#f0027f", "#8ca252", "#fc8d62", "#1b9e77", "#a6761d",
+                      "#393b79", "#80b1d3", "#e6ab02", "#7b4173", "#00441b"]
+MAX_SHOWN_CLASSES = len(CLASS_COLOURS) + len(MORE_CLASS_COLOURS)
+OTHER_COLOUR = "#c8c8c8"   # classes past MAX_SHOWN_CLASSES: lighter than tab10's grey
+LONGEST_NAME = 28          # characters of a class name in a legend; longer ones end in '…'
 ROW_JITTER = 0.3  # a 1-D embedding's class rows are 1 apart: each spreads over +-0.3 of its own
+
+
+def class_colours(count: int) -> list[str]:
+    """The colour of each of `count` classes (see the module's docstring)."""
+    palette = CLASS_COLOURS if count <= len(CLASS_COLOURS) else CLASS_COLOURS + MORE_CLASS_COLOURS
+    return [palette[cls] if cls < len(palette) else OTHER_COLOUR for cls in range(count)]
+
+
+def short_name(name: str, longest: int = LONGEST_NAME) -> str:
+    """A class name cut to `longest` characters, its end replaced by '…' when cut."""
+    return name if len(name) <= longest else name[:longest - 1] + "…"
 
 
 def to_2d(points, labels):
@@ -36,6 +65,11 @@ def to_2d(points, labels):
     return centred @ components.T, f"PCA projection of {dims}-D embedding"
 
 
+def axis_labels(dims: int) -> tuple[str, str]:
+    """The axis labels of an embedding of `dims` dimensions as to_2d draws it."""
+    return {1: ("z1", "class"), 2: ("z1", "z2")}.get(dims, ("PC1", "PC2"))
+
+
 def axis_limits(point_sets, pad=0.05):
     """Limits ((x0, x1), (y0, y1)) that hold nearly all points of every set (robust to strays)."""
     stacked = np.concatenate(point_sets)
@@ -44,47 +78,93 @@ def axis_limits(point_sets, pad=0.05):
     return tuple((lo - pad * s, hi + pad * s) for lo, hi, s in zip(low, high, span))
 
 
-def embedding_title(subject, detail, projection=None):
-    """A scatter's title on short lines: what was trained on what ('net on MNIST'); the split,
-    epoch and score; how the points were drawn (see to_2d), if not as they are."""
-    return "\n".join([subject, detail] + ([f"({projection})"] if projection else []))
+def figure_title(network: str, dataset: str, *details: str | None) -> str:
+    """A figure's title on short lines: what was trained on what ('siamese-contrastive on
+    MNIST'; the network's canonical name, not an alias), then each detail that is not None."""
+    return "\n".join([f"{network} on {dataset}"] + [line for line in details if line])
 
 
-def embedding_figure(points, labels, class_names, title, limits=None, size=7.0):
-    """A scatter of 2-D `points` coloured by `labels`; returns the matplotlib figure.
+def knn_caption(epoch: int, knn_accuracy: float, k: int = 5) -> str:
+    """'epoch 5, test-set 5-NN accuracy 0.987': the caption of both embedding figures and of a
+    GIF's epoch frames. The k-NN accuracy classifies the test images by their k nearest
+    training images, so it is the test set's, on the training-set figure too."""
+    return f"epoch {epoch}, test-set {k}-NN accuracy {knn_accuracy:.3f}"
 
-    A title line too wide for the figure is wrapped, so that no title is ever cut off."""
+
+def latent_space_figure(embedding, labels, class_names: Sequence[str], *, network: str, dataset: str,
+                        split: str, caption: str) -> Figure:
+    """The scatter of one split's (N, D) `embedding`, coloured by `labels`, with its title
+    ('<network> on <dataset>', '<Split> set, <caption>', how it was drawn) and axis labels
+    ('z1'/'z2'; 'PC1'/'PC2' when projected; 'z1' against 'class' for one dimension).
+
+    `split` names the split ('training', 'test'); `caption` is what the caller says of the
+    epoch, e.g. knn_caption(epoch, accuracy)."""
+    embedding = np.asarray(embedding)
+    points, projection = to_2d(embedding, labels)
+    title = figure_title(network, dataset, f"{split.capitalize()} set, {caption}",
+                         f"({projection})" if projection else None)
+    return embedding_figure(points, labels, class_names, title, dims=embedding.shape[1])
+
+
+def embedding_figure(points, labels, class_names: Sequence[str], title: str, limits=None,
+                     size: float = 7.0, dims: int | None = None, legend_size: str = "small") -> Figure:
+    """A scatter of 2-D `points` (to_2d's) coloured by `labels`; returns the matplotlib figure.
+
+    `dims`, the embedding's own dimensions, labels the axes (axis_labels; None: no labels),
+    and for one dimension names each class's row. A title line too wide for the figure is
+    wrapped, so that no title is ever cut off."""
     figure, axes = plt.subplots(figsize=(size * 1.25, size))  # the legend takes the extra width
     labels = np.asarray(labels)
     marker_size = 4 if len(points) > 20000 else 6
-    for cls, name in enumerate(class_names):
-        chosen = labels == cls
-        axes.scatter(points[chosen, 0], points[chosen, 1], s=marker_size, alpha=0.5,
-                     linewidths=0, color=CLASS_COLOURS[cls % len(CLASS_COLOURS)], label=name,
-                     rasterized=True)
+    colours = class_colours(len(class_names))
+    shown = min(len(class_names), MAX_SHOWN_CLASSES)
+    for group, chosen in enumerate(_class_groups(labels, len(class_names))):
+        other = group == shown
+        label = (f"the other {len(class_names) - shown} classes" if other
+                 else short_name(class_names[group]))
+        axes.scatter(points[chosen, 0], points[chosen, 1], s=marker_size, alpha=0.5, linewidths=0,
+                     color=OTHER_COLOUR if other else colours[group], label=label,
+                     zorder=1 if other else 2, rasterized=True)
     if limits is not None:
         axes.set_xlim(*limits[0])
         axes.set_ylim(*limits[1])
+    if dims is not None:
+        axes.set(xlabel=axis_labels(dims)[0], ylabel=axis_labels(dims)[1])
+    if dims == 1 and len(class_names) <= MAX_SHOWN_CLASSES:   # each row named by its class
+        axes.set_yticks(range(len(class_names)), [short_name(name, 16) for name in class_names],
+                        fontsize="small")
     title = axes.set_title(title)
     # Beside the axes, not on them: inside, it hid the points of whichever classes lay in its
     # corner (a third of FashionMNIST's pullovers in one run).
     legend = axes.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0,
-                         markerscale=12 / marker_size, fontsize="small", frameon=False)
+                         markerscale=12 / marker_size, fontsize=legend_size, frameon=False,
+                         title=(f"first {shown} of {len(class_names)} classes"
+                                if shown < len(class_names) else None),
+                         title_fontproperties={"size": legend_size})
     for handle in legend.legend_handles:
         handle.set_alpha(1.0)
     _fit_title(figure, axes, title)
     return figure
 
 
-def move_points(figure, points, labels, title):
-    """Give a figure made by embedding_figure (with the same labels) new points and a new title.
+def _class_groups(labels, count):
+    """The boolean mask of each drawn group of points: one per class up to MAX_SHOWN_CLASSES,
+    then one for all other classes (when there are more)."""
+    shown = min(count, MAX_SHOWN_CLASSES)
+    masks = [labels == cls for cls in range(shown)]
+    return masks + ([labels >= shown] if count > shown else [])
+
+
+def move_points(figure, points, labels, class_count, title):
+    """Give a figure made by embedding_figure (with the same labels and `class_count` class
+    names) new points and a new title.
 
     The layout is kept, and redone only when the new title does not fit it: laying a figure out
     takes longer than drawing it, so a GIF's frames are one figure, moved."""
     axes = figure.axes[0]
     labels = np.asarray(labels)
-    for cls, collection in enumerate(axes.collections):
-        collection.set_offsets(points[labels == cls])
+    for collection, chosen in zip(axes.collections, _class_groups(labels, class_count)):
+        collection.set_offsets(points[chosen])
     lines = axes.get_title().count("\n")
     axes.set_title(title)
     width, room = _title_width_and_room(figure, axes, axes.title)

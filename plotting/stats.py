@@ -1,13 +1,16 @@
 """Training curves: loss per epoch beside the test-set metrics per epoch."""
 
 import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
+
+from .scatter import figure_title
 
 
 STYLES = ["o-", "s--", "^-.", "D:", "v-", "x--"]  # distinct, so that equal curves stay visible
 
 
-def stats_figure(history, title, metrics):
-    """Loss curves (left) and metric curves (right) over epochs.
+def stats_figure(history: list[dict], metrics: dict[str, str], *, network: str, dataset: str) -> Figure:
+    """Loss curves (left) and metric curves (right) over epochs, titled '<network> on <dataset>'.
 
     `history` is a list of per-epoch dicts with `epoch`, `train_loss`, `val_loss` and the keys
     of `metrics`, a dict of key -> label; a metric that is None or NaN leaves a gap there.
@@ -33,6 +36,6 @@ def stats_figure(history, title, metrics):
         axes.grid(alpha=0.3)
         if len(epochs) <= 20:
             axes.set_xticks(epochs)
-    figure.suptitle(title)
+    figure.suptitle(figure_title(network, dataset))
     figure.tight_layout()
     return figure
