@@ -10,6 +10,8 @@ import time
 
 import torch
 
+from plotting import knn_caption
+
 from .checkpoint import restore, save_checkpoint
 from .config import Config
 from .errors import NonFiniteLossError, WriteError, out_of_memory_explained
@@ -79,7 +81,7 @@ def run(config: Config, show_progress: bool | None = None) -> tuple[dict, dict]:
             run.frames = restore(torch.load(saved, map_location="cpu", weights_only=True), run.model,
                                  run.optimizer, run.generator, run.device)
             embeddings = None
-        failures = []
+        written, failures = {}, []
         # `saved` is None only for a run stopped before any epoch completed (and not resumed): it
         # has no results and writes nothing, since a record of the stop would replace an earlier
         # run's metrics.json in this folder and leave it beside that run's model and figures.
@@ -90,6 +92,9 @@ def run(config: Config, show_progress: bool | None = None) -> tuple[dict, dict]:
             results, failures = write_results(run, embeddings)
             written.update(results)
             record(files=written, **stopped_status(stopped))
+    if config.animation is not None and len(run.frames) == 1 and "animation" in written:
+        progress.line("note: the GIF has a single frame (one epoch); train more epochs, or use --animation N "
+                      "for a frame every N batches")
     for warning in alarms(run):   # the run ends on what went wrong, if something did
         progress.line(warning)
     if stopped is not None:
@@ -128,8 +133,7 @@ def train_and_score(run: Run, epoch: int, progress: Progress, interruption: Inte
            "seconds": finished - started, "samples_per_second": items / train_seconds}
     progress.show_score(epoch, row["knn_accuracy"])
     if config.animation is not None:
-        run.frames.append((f"epoch {epoch}, 5-NN accuracy {row['knn_accuracy']:.3f}",
-                           embeddings[1].cpu().numpy()))
+        run.frames.append((knn_caption(epoch, row["knn_accuracy"]), embeddings[1].cpu().numpy()))
     return row, collapsed, embeddings
 
 

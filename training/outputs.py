@@ -14,7 +14,7 @@ import numpy as np
 import torch
 
 from datasets import Split
-from plotting import embedding_figure, embedding_title, figure_to_png, latent_space_gif, stats_figure, to_2d
+from plotting import figure_to_png, knn_caption, latent_space_figure, latent_space_gif, stats_figure
 
 from .config import Config
 from .errors import ConfigError
@@ -69,7 +69,8 @@ def write_results(run, embeddings=None) -> tuple[dict, list]:
     contents = {"embeddings": lambda: embeddings_npz(run.train, run.test, *embeddings),
                 **figures(run, *embeddings)}
     if run.experiment.extra_figures:
-        for key, png in run.experiment.extra_figures(run.model, run.test).items():
+        for key, png in run.experiment.extra_figures(run.model, run.test, network=run.identity["network"],
+                                                     dataset=run.identity["dataset"]).items():
             key = key.removesuffix(".png")
             paths[key] = f"{config.prefix}{key}.png"
             contents[key] = lambda png=png: png
@@ -92,23 +93,21 @@ def embeddings_npz(train: Split, test: Split, train_embedding: torch.Tensor, tes
 
 
 def figures(run, train_embedding, test_embedding) -> dict:
-    """{file key: a function that renders its PNG or GIF bytes} for the last epoch of the run."""
-    title = f"{run.identity['network']} on {run.identity['dataset']}"
+    """{file key: a function that renders its PNG or GIF bytes} for the last epoch of the run.
+    Titles name the network canonically (the original's spellings stay in file names)."""
+    names = {"network": run.identity["network"], "dataset": run.identity["dataset"]}
     last = run.history[-1]
-    caption = f"epoch {last['epoch']}, 5-NN accuracy {last['knn_accuracy']:.3f}"
+    caption = knn_caption(last["epoch"], last["knn_accuracy"])
 
-    def embedding_png(name, split, embedding):
-        labels = split.labels.cpu().numpy()
-        points, projection = to_2d(embedding.cpu().numpy(), labels)
-        return figure_to_png(embedding_figure(points, labels, split.class_names,
-                                              embedding_title(title, f"{name.capitalize()} set, {caption}",
-                                                              projection)))
+    def embedding_png(split_name, split, embedding):
+        return figure_to_png(latent_space_figure(embedding.cpu().numpy(), split.labels.cpu().numpy(),
+                                                 split.class_names, split=split_name, caption=caption, **names))
     contents = {"training_figure": lambda: embedding_png("training", run.train, train_embedding),
-                "testing_figure": lambda: embedding_png("testing", run.test, test_embedding),
-                "stats": lambda: figure_to_png(stats_figure(run.history, title, METRICS))}
+                "testing_figure": lambda: embedding_png("test", run.test, test_embedding),
+                "stats": lambda: figure_to_png(stats_figure(run.history, METRICS, **names))}
     if run.frames and run.config.animation is not None:  # a run resumed without --animation writes no GIF
         contents["animation"] = lambda: latent_space_gif(run.frames, run.test.labels.cpu().numpy(),
-                                                         run.test.class_names, title)
+                                                         run.test.class_names, **names)
     return contents
 
 

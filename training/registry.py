@@ -65,7 +65,7 @@ class Experiment:
     # and metrics.json records the others as null.
     settings: tuple = PAIR_SETTINGS
     remedy: str = "try a lower --lr or another --margin"   # said when the space collapses
-    extra_figures: Callable | None = None  # (model, test split, title) -> {file key: (suffix, PNG bytes)}
+    extra_figures: Callable | None = None  # (model, test split, *, network, dataset) -> {key: PNG bytes}
 
 
 def _classification_loss(model, split, batch, config):
