@@ -131,7 +131,8 @@ def flat_size(name: str, features, image_size: int) -> int:
     the layers take when the image is smaller."""
     side = feature_map_side(features, image_size)
     if side < 1:
-        smallest = next(size for size in itertools.count(image_size + 1) if feature_map_side(features, size) >= 1)
+        smallest = next(size for size in itertools.count(image_size + 1)
+                        if feature_map_side(features, size) >= 1)
         raise ValueError(f"the {name} backbone needs images of at least {smallest}x{smallest} pixels, "
                          f"not {image_size}x{image_size}")
     channels = [layer.out_channels for layer in features if isinstance(layer, nn.Conv2d)][-1]

@@ -98,7 +98,8 @@ def test_gradients_reach_every_parameter(backbone, kind, channels, size):
     images = torch.randn(4, channels, size, size)
     sum(output.square().mean() for output in outputs(model, images)).backward()
     # The Koch head reads only z1 - z2, in which the trunk's last bias cancels: its gradient is 0.
-    last_bias = f"embedding_net.head.{len(model.embedding_net.head) - 1}.bias" if kind is KochSiameseNet else None
+    last_bias = (f"embedding_net.head.{len(model.embedding_net.head) - 1}.bias"
+                 if kind is KochSiameseNet else None)
     for name, parameter in model.named_parameters():
         assert parameter.grad is not None, name
         if name == last_bias:
@@ -159,8 +160,8 @@ def test_parameter_counts_are_as_documented(backbone, channels, size, dims):
     assert count(EmbeddingNet(dims, **kwargs)) == trunk
     assert count(ClassificationNet(dims, 10, **kwargs)) == trunk + 10 * (dims + 1)
     assert count(KochSiameseNet(dims, **kwargs)) == trunk + dims + 1
-    assert count(VariationalAutoencoder(dims, **kwargs)) == (
-        trunk_parameters(backbone, channels, size, 2 * dims) + decoder_parameters(backbone, channels, size, dims))
+    assert count(VariationalAutoencoder(dims, **kwargs)) == (trunk_parameters(backbone, channels, size, 2 * dims)
+                                                             + decoder_parameters(backbone, channels, size, dims))
 
 
 # The speed tricks (networks/layers.py) against the layers as written, for every backbone.
@@ -293,7 +294,8 @@ TRUNK_KEYS = ["features.0.weight", "features.0.bias", "features.1.weight", "feat
               "head.2.weight", "head.2.bias"]
 OLD_KEYS = {
     EmbeddingNet: TRUNK_KEYS,
-    ClassificationNet: [f"embedding_net.{key}" for key in TRUNK_KEYS] + ["classifier.weight", "classifier.bias"],
+    ClassificationNet: [f"embedding_net.{key}" for key in TRUNK_KEYS]
+    + ["classifier.weight", "classifier.bias"],
     KochSiameseNet: [f"embedding_net.{key}" for key in TRUNK_KEYS] + ["similarity.weight", "similarity.bias"],
     VariationalAutoencoder: [f"encoder.{key}" for key in TRUNK_KEYS] + [
         "decoder.0.weight", "decoder.0.bias", "decoder.1.weight", "decoder.2.weight", "decoder.2.bias",
