@@ -1,15 +1,15 @@
-"""How much faster a training step is with EmbeddingNet pooling before its positive PReLUs.
+"""How much faster a training step is with a backbone pooling before its positive PReLUs.
 
-    python benchmarks/bench_network.py [--data-dir DIR] [--networks a,b] [--batch-sizes 32,256]
-        [--steps 60] [--repeats 5]
+    python benchmarks/bench_network.py [--data-dir DIR] [--backbone original] [--networks a,b]
+        [--batch-sizes 32,256] [--steps 60] [--repeats 5]
 
-networks/embedding_net.py computes each conv layer's PReLU-then-pool as pool-then-PReLU when
-that is the same function (a positive slope, on a CPU). This times training steps (forward,
-loss, backward, Adam) of each network in both orders: the written order is had by replacing
-prelu_then_pool for the run. The two alternate, each from the same seed and the same batches,
-so that a busy machine slows both alike; prints the median milliseconds a step of each and
-their ratio, with the machine. The outputs are the same in both orders (tests/test_networks.py),
-so only the seconds differ.
+networks/layers.py runs each conv layer's PReLU-then-pool as pool-then-PReLU when that is the
+same function (a positive slope, on a CPU), for every backbone. This times training steps
+(forward, loss, backward, Adam) of each network on the chosen backbone in both orders: the
+written order is had by replacing prelu_then_pool for the run. The two alternate, each from the
+same seed and the same batches, so that a busy machine slows both alike; prints the median
+milliseconds a step of each and their ratio, with the machine. The outputs are the same in both
+orders (tests/networks/test_backbones.py), so only the seconds differ.
 """
 
 import argparse
@@ -23,23 +23,32 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-import networks.embedding_net as embedding_net  # noqa: E402
+import networks.layers as layers  # noqa: E402
 from datasets import DatasetError, load_split  # noqa: E402
+from networks import BACKBONES, build  # noqa: E402
 from train import positive  # noqa: E402
 from training import Config, default_data_dir, find_experiment  # noqa: E402
 from training.errors import RunError  # noqa: E402
 
-POOL_FIRST = embedding_net.prelu_then_pool
+POOL_FIRST = layers.prelu_then_pool
 
 
 def written_order(x, prelu, pool):
     return pool(prelu(x))
 
 
-def milliseconds_a_step(experiment, config, train, batches, steps):
+def model_on(backbone, experiment, config):
+    """The experiment's network for `config`, on `backbone`."""
+    model = experiment.make_model(config)
+    if model.hyperparameters["backbone"] == backbone:
+        return model
+    return build(type(model).__name__, **{**model.hyperparameters, "backbone": backbone})
+
+
+def milliseconds_a_step(backbone, experiment, config, train, batches, steps):
     """Milliseconds a training step, over `steps` steps after 3 to warm up."""
     torch.manual_seed(config.seed)
-    model = experiment.make_model(config)
+    model = model_on(backbone, experiment, config)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     for index in range(steps + 3):
         if index == 3:
@@ -58,6 +67,8 @@ def comma_list(text):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data-dir", default=default_data_dir())
+    parser.add_argument("--backbone", default="original", choices=list(BACKBONES),
+                        help="the backbone every network is built on (default: original)")
     parser.add_argument("--networks", type=comma_list,
                         default=comma_list("siamese-contrastive,siamese-binary-cross-entropy,triplet-loss-net"))
     parser.add_argument("--batch-sizes", type=lambda text: [positive(int)(size) for size in comma_list(text)],
@@ -72,8 +83,8 @@ def main(argv=None):
         parser.error(str(error))
     print(f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} torch threads; "
           f"torch {torch.__version__}; medians of {args.repeats} runs of {args.steps} steps")
-    print("| network | batch | written order, ms a step | pool first, ms a step | ratio |")
-    print("|---|---|---|---|---|")
+    print("| backbone | network | batch | written order, ms a step | pool first, ms a step | ratio |")
+    print("|---|---|---|---|---|---|")
     for network in args.networks:
         experiment = experiments[network]
         for batch_size in args.batch_sizes:
@@ -82,12 +93,13 @@ def main(argv=None):
             times = {"written": [], "pool first": []}
             for _ in range(args.repeats):
                 for order, function in (("written", written_order), ("pool first", POOL_FIRST)):
-                    embedding_net.prelu_then_pool = function
-                    times[order].append(milliseconds_a_step(experiment, config, train, batches, args.steps))
-            embedding_net.prelu_then_pool = POOL_FIRST
+                    layers.prelu_then_pool = function
+                    times[order].append(milliseconds_a_step(args.backbone, experiment, config, train, batches,
+                                                            args.steps))
+            layers.prelu_then_pool = POOL_FIRST
             written, first = statistics.median(times["written"]), statistics.median(times["pool first"])
-            print(f"| {network} | {batch_size} | {written:.1f} | {first:.1f} | {written / first:.2f}x |",
-                  flush=True)
+            print(f"| {args.backbone} | {network} | {batch_size} | {written:.1f} | {first:.1f} "
+                  f"| {written / first:.2f}x |", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,28 @@
-"""The networks: nn.Modules only. Each has `embed(images)`, the latent space that is plotted."""
+"""The networks: nn.Modules only. Each has `forward`, what a loss calls, and `embed(images)`,
+the latent space that is plotted; each is built on a backbone of networks/backbones.py.
 
+Every network keeps its construction arguments in `hyperparameters`, so that
+`build(type(model).__name__, **model.hyperparameters)` makes the same network again (with
+fresh weights, for a state_dict to be loaded into).
+"""
+
+from torch import nn
+
+from .backbones import BACKBONES, DECODERS
 from .embedding_net import EmbeddingNet
 from .heads import ClassificationNet, KochSiameseNet
 from .vae import VariationalAutoencoder
 
-__all__ = ["ClassificationNet", "EmbeddingNet", "KochSiameseNet", "VariationalAutoencoder"]
+NETWORKS = {network.__name__: network
+            for network in (EmbeddingNet, ClassificationNet, KochSiameseNet, VariationalAutoencoder)}
+
+
+def build(kind: str, **hyperparameters) -> nn.Module:
+    """The network class called `kind` (a key of NETWORKS) built from `hyperparameters`."""
+    if kind not in NETWORKS:
+        raise ValueError(f"unknown network {kind!r}; choose from {', '.join(NETWORKS)}")
+    return NETWORKS[kind](**hyperparameters)
+
+
+__all__ = ["BACKBONES", "DECODERS", "NETWORKS", "ClassificationNet", "EmbeddingNet", "KochSiameseNet",
+           "VariationalAutoencoder", "build"]

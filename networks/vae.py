@@ -1,36 +1,34 @@
 import torch
 from torch import nn
 
-from .embedding_net import EmbeddingNet
+from .backbones import build_backbone, build_decoder
 
 
 class VariationalAutoencoder(nn.Module):
-    """A variational autoencoder (Kingma and Welling 2014) on 1x28x28 images.
+    """A variational autoencoder (Kingma and Welling 2014) on (in_channels, image_size,
+    image_size) images.
 
-    Encoder: the EmbeddingNet trunk with 2 * latent_dims outputs, read as the mean and the
-    log-variance of a diagonal Gaussian q(z | image). Decoder: linear latent_dims->128,
-    PReLU, linear 128->32*7*7, PReLU, transposed conv 32->16 (stride 2, 7->14), PReLU,
-    transposed conv 16->1 (stride 2, 14->28): the logits of each pixel's Bernoulli.
-    The embedding is the posterior mean.
+    Encoder: the backbone with 2 * latent_dims outputs, read as the mean and the log-variance
+    of a diagonal Gaussian q(z | image). Decoder: the backbone's decoder (networks/backbones.py),
+    linear layers to a small feature map, then transposed convolutions up to the image's shape:
+    the logits of each pixel's Bernoulli. The embedding is the posterior mean.
     """
 
-    def __init__(self, latent_dims=2):
+    def __init__(self, latent_dims=2, backbone="original", in_channels=1, image_size=28):
         super().__init__()
         self.latent_dims = latent_dims
-        self.encoder = EmbeddingNet(2 * latent_dims)
-        self.decoder = nn.Sequential(
-            nn.Linear(latent_dims, 128), nn.PReLU(),
-            nn.Linear(128, 32 * 7 * 7), nn.PReLU(), nn.Unflatten(1, (32, 7, 7)),
-            nn.ConvTranspose2d(32, 16, 4, stride=2, padding=1), nn.PReLU(),
-            nn.ConvTranspose2d(16, 1, 4, stride=2, padding=1),
-        )
+        self.image_shape = (in_channels, image_size, image_size)
+        self.hyperparameters = dict(latent_dims=latent_dims, backbone=backbone,
+                                    in_channels=in_channels, image_size=image_size)
+        self.encoder = build_backbone(backbone, 2 * latent_dims, in_channels, image_size)
+        self.decoder = build_decoder(backbone, latent_dims, in_channels, image_size)
 
     def encode(self, images):
         """The posterior's (mean, log_variance), each (B, latent_dims)."""
         return self.encoder(images).chunk(2, dim=1)
 
     def decode(self, latents):
-        """Pixel logits (B, 1, 28, 28) of latent points (B, latent_dims)."""
+        """Pixel logits (B, *image_shape) of latent points (B, latent_dims)."""
         return self.decoder(latents)
 
     def forward(self, images):

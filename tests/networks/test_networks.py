@@ -82,7 +82,7 @@ def test_vae_gradients_reach_the_encoder_through_the_sample():
 
 @pytest.mark.parametrize("shape", [(3, 6, 24, 24), (2, 16, 8, 8), (2, 4, 7, 9), (5, 1, 3, 2)])
 def test_fast_max_pool_without_autograd_equals_torch_pooling(shape):
-    from networks.embedding_net import MaxPool2x2
+    from networks.layers import MaxPool2x2
     torch.manual_seed(0)
     x = torch.randn(shape)
     x[0, 0, :2, :2] = 1.0  # a tie inside one window
