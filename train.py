@@ -15,7 +15,7 @@ import textwrap
 
 from training.config import DATA_DIR_VARIABLE, Config, default_data_dir, parse_number, validate
 from training.errors import RunError
-from training.names import ALIASES, DATASETS, MINING, NETWORKS
+from training.names import ALIASES, BACKBONES, DATASETS, MINING, NETWORKS
 
 BEFORE_TRAINING = "train.py: interrupted before training began; nothing was trained"
 EXAMPLE = "python train.py siamese-contrastive MNIST --epochs 10 --animation"
@@ -101,14 +101,18 @@ def parse_args(argv=None):
                         help="online-contrastive, online-triplet: classes in each batch")
     parser.add_argument("--images-per-class", type=parse_number(int), default=16, metavar="K",
                         help="online-contrastive, online-triplet: images of each of those classes")
-    parser.add_argument("--mining", choices=MINING, default="batch-hard",
+    parser.add_argument("--mining", metavar="{" + ",".join(MINING) + "}", default="batch-hard",
                         help="online-triplet: hardest positive and negative per anchor "
                              "(batch-hard), nearest semi-hard negative per positive pair "
                              "(semi-hard), or every triplet with a positive loss (all); "
                              "batch-hard can collapse a 2-D space, see README")
+    parser.add_argument("--backbone", default="original", metavar="NAME",
+                        help=f"the trunk every network builds on: {', '.join(BACKBONES)} (original: the "
+                             f"original project's small convolutional net; wide: 32/64 filters and "
+                             f"256-unit layers, about 10 times the parameters and time, a better space)")
     parser.add_argument("--resume", metavar="PATH", default=None,
                         help="continue the run saved in PATH (a model.pt written by an earlier run "
-                             "of the same network, data set and --latent-dims, finished or "
+                             "of the same network, data set, --latent-dims and --backbone, finished or "
                              "interrupted, with the same --lr, --batch-size, --seed and other "
                              "training options); --epochs is then the total number of epochs: "
                              "the same as before for a stopped run, more for a finished one (the "

@@ -177,7 +177,7 @@ def draw_row(axes, name, experiment, config):
     axes.set_xlim(-0.005, 1.005)
     axes.set_ylim(0, 1)
     axes.axis("off")
-    model = experiment.make_model(config)
+    model = experiment.make_model(config, (1, 28, 28), 10)
     images, targets, caption = batch_inputs(experiment, config)
     trunk, heads = model_parts(model)
     axes.set_label(f"network {name}")

@@ -41,6 +41,12 @@ def save_checkpoint(path, run):
         "frames": [(caption, torch.from_numpy(points)) for caption, points in run.frames],
         "configuration": dataclasses.asdict(run.config),
         "identity": run.identity,
+        # What rebuilds the model without the training options (embed.py, search.py).
+        "model_kind": type(run.model).__name__,
+        "hyperparameters": run.model.hyperparameters,
+        "preprocessing": {"mean": list(run.train.mean) if hasattr(run.train.mean, "__len__") else [run.train.mean],
+                          "std": list(run.train.std) if hasattr(run.train.std, "__len__") else [run.train.std],
+                          "class_names": list(run.train.class_names)},
         "initial_val_loss": run.initial_val_loss,
         "alarms": run.alarms,
     }
@@ -69,10 +75,11 @@ def load_checkpoint(path, identity, epochs, settings):
         raise RunError(f"--resume {path} is not a checkpoint of this program ({first_line(error)})") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise RunError(f"--resume {path} is not a checkpoint of this program (no '{FORMAT}' marker)")
-    for what, value in state["identity"].items():
+    # Checkpoints from before backbones could be chosen hold the original's.
+    for what, value in {"backbone": "original", **state["identity"]}.items():
         if identity[what] != value:
             raise RunError(f"--resume {path} holds a {what} of {value!r}, not {identity[what]!r}; "
-                           f"resume with the same network, data set and --latent-dims")
+                           f"resume with the same network, data set, --latent-dims and --backbone")
     if state["epoch"] >= epochs:
         raise RunError(f"--resume {path} has already trained {state['epoch']} epochs; with --resume, "
                        f"--epochs is the total, so pass more than {state['epoch']}")

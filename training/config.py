@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass, field
 
 from .errors import ConfigError
-from .names import ALIASES, MINING, NETWORKS
+from .names import ALIASES, BACKBONES, MINING, NETWORKS
 
 DATA_DIR_VARIABLE = "SIAMESE_DATA_DIR"
 INT_LIMIT = 2**31 - 1   # counts beyond it overflow torch's and Python's C integers
@@ -44,6 +44,7 @@ class Config:
     images_per_class: int = 16
     mining: str = "batch-hard"      # online-triplet: batch-hard, semi-hard or all
     resume: str | None = None       # a model.pt to continue from; epochs is then the total
+    backbone: str = "original"      # the trunk every network builds on (networks/backbones.py)
 
     @property
     def prefix(self) -> str:
@@ -89,6 +90,8 @@ def validate(config: Config) -> None:
     folder, a checkpoint's contents) is checked when the run is set up (training/setup.py),
     still before anything is written."""
     canonical_network(config.network)
+    if config.backbone not in BACKBONES:
+        raise ConfigError(unknown_name_message("backbone", config.backbone, list(BACKBONES)))
     for option, (acceptable, accepted) in RULES.items():
         value = getattr(config, option)
         if not acceptable(value):

@@ -1,6 +1,6 @@
 """The names a user types, without importing torch: train.py's --help and its first checks
 read them here, so that `python train.py --help` answers at once. tests/training/test_names.py
-checks that they match the registry, the data sets, the miners and the backbones."""
+checks that they match the registry, the data sets, the miners and networks/backbones.py."""
 
 NETWORKS = ("embedding-classification", "siamese-contrastive", "siamese-binary-cross-entropy",
             "triplet-loss-net", "online-contrastive", "online-triplet", "vae")
@@ -8,3 +8,4 @@ NETWORKS = ("embedding-classification", "siamese-contrastive", "siamese-binary-c
 ALIASES = {"siamese-constrastive": "siamese-contrastive", "tripet-loss-net": "triplet-loss-net"}
 DATASETS = ("MNIST", "FashionMNIST")
 MINING = ("batch-hard", "semi-hard", "all")
+BACKBONES = ("original", "wide")

@@ -110,6 +110,14 @@ def _vae_loss(model, split, batch, config):
     return negative_elbo(logits, split.pixels(indices), mean, log_variance)
 
 
+def _trunk(config, shape):
+    """The backbone's arguments for images of `shape` (channels, height, width)."""
+    channels, height, width = shape
+    if height != width:
+        raise ConfigError(f"the images are {height}x{width}; the backbones take square images")
+    return {"backbone": config.backbone, "in_channels": channels, "image_size": height}
+
+
 def _batches_of(sampler_class):
     return lambda labels, config: sampler_class(labels, config.batch_size)
 
@@ -129,37 +137,37 @@ def _balanced_batches(labels, config):
 EXPERIMENTS = {
     "embedding-classification": Experiment(
         summary="EmbeddingNet + linear classifier, cross-entropy",
-        make_model=lambda config, shape, classes: ClassificationNet(config.latent_dims, classes),
+        make_model=lambda config, shape, classes: ClassificationNet(config.latent_dims, classes, **_trunk(config, shape)),
         make_sampler=_batches_of(IndexSampler),
         batch_loss=_classification_loss),
     "siamese-contrastive": Experiment(
         summary="siamese EmbeddingNet, contrastive loss (Hadsell et al. 2006)",
-        make_model=lambda config, shape, classes: EmbeddingNet(config.latent_dims),
+        make_model=lambda config, shape, classes: EmbeddingNet(config.latent_dims, **_trunk(config, shape)),
         make_sampler=_batches_of(PairSampler),
         batch_loss=_contrastive_loss,
         settings=(*PAIR_SETTINGS, "margin")),
     "siamese-binary-cross-entropy": Experiment(
         summary="Koch et al. (2015) siamese network, binary cross-entropy",
-        make_model=lambda config, shape, classes: KochSiameseNet(config.latent_dims),
+        make_model=lambda config, shape, classes: KochSiameseNet(config.latent_dims, **_trunk(config, shape)),
         make_sampler=_batches_of(PairSampler),
         batch_loss=_koch_loss),
     "triplet-loss-net": Experiment(
         summary="EmbeddingNet on triplets, triplet loss (Schroff et al. 2015)",
-        make_model=lambda config, shape, classes: EmbeddingNet(config.latent_dims),
+        make_model=lambda config, shape, classes: EmbeddingNet(config.latent_dims, **_trunk(config, shape)),
         make_sampler=_batches_of(TripletSampler),
         batch_loss=_triplet_loss,
         settings=(*PAIR_SETTINGS, "margin")),
     "online-contrastive": Experiment(
         summary="EmbeddingNet on P x K balanced batches, contrastive loss over every positive "
                 "pair and as many hardest negative pairs",
-        make_model=lambda config, shape, classes: EmbeddingNet(config.latent_dims),
+        make_model=lambda config, shape, classes: EmbeddingNet(config.latent_dims, **_trunk(config, shape)),
         make_sampler=_balanced_batches,
         batch_loss=_online_contrastive_loss,
         settings=(*COMMON_SETTINGS, "margin", "classes_per_batch", "images_per_class")),
     "online-triplet": Experiment(
         summary="EmbeddingNet on P x K balanced batches, triplet loss over triplets mined in "
                 "the batch (--mining)",
-        make_model=lambda config, shape, classes: EmbeddingNet(config.latent_dims),
+        make_model=lambda config, shape, classes: EmbeddingNet(config.latent_dims, **_trunk(config, shape)),
         make_sampler=_balanced_batches,
         batch_loss=_online_triplet_loss,
         settings=(*COMMON_SETTINGS, "margin", "classes_per_batch", "images_per_class", "mining"),
@@ -167,7 +175,7 @@ EXPERIMENTS = {
                "point) or a lower --lr"),
     "vae": Experiment(
         summary="variational autoencoder, negative ELBO; embedding = posterior mean",
-        make_model=lambda config, shape, classes: VariationalAutoencoder(config.latent_dims),
+        make_model=lambda config, shape, classes: VariationalAutoencoder(config.latent_dims, **_trunk(config, shape)),
         make_sampler=_batches_of(IndexSampler),
         batch_loss=_vae_loss,
         extra_figures=vae_figures),

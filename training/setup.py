@@ -38,7 +38,7 @@ class Run:
 
     config: Config
     experiment: Experiment
-    identity: dict               # what was learned: network, dataset (canonical), latent_dims
+    identity: dict               # what was learned: network, dataset (canonical), latent_dims, backbone
     device: torch.device
     train: Split
     test: Split
@@ -67,7 +67,7 @@ def set_up(config: Config) -> Run:
     if dataset is None:
         raise ConfigError(unknown_name_message("dataset", config.dataset, list(DATASETS)))
     identity = {"network": canonical_network(config.network), "dataset": dataset,
-                "latent_dims": config.latent_dims}
+                "latent_dims": config.latent_dims, "backbone": config.backbone}
     settings = {option: getattr(config, option) for option in experiment.settings}
     checkpoint = (load_checkpoint(config.resume, identity, config.epochs, settings)
                   if config.resume is not None else None)
@@ -85,7 +85,10 @@ def set_up(config: Config) -> Run:
     seed_everything(config.seed, device)
     with out_of_memory_explained(device, f"a network with --latent-dims {config.latent_dims} does not "
                                          f"fit; try fewer"):
-        model = experiment.make_model(config, input_shape(train), len(train.class_names)).to(device)
+        try:
+            model = experiment.make_model(config, input_shape(train), len(train.class_names)).to(device)
+        except ValueError as error:   # a backbone that cannot take images this small
+            raise ConfigError(f"--backbone {config.backbone}: {error}") from None
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     sampler = experiment.make_sampler(train.labels, config)
     run = Run(config=config, experiment=experiment, identity=identity, device=device, train=train,
