@@ -14,27 +14,14 @@ import struct
 import numpy as np
 import torch
 
+from .names import CLASS_NAMES, DATASET_NAMES, canonical_dataset_name  # noqa: F401 (also imported from here)
 from .split import DatasetError, Split
 
-CLASS_NAMES = {
-    "MNIST": [str(digit) for digit in range(10)],
-    "FashionMNIST": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"],
-}
 # Pixel mean and standard deviation of each training split (after scaling to [0, 1]), per channel.
 NORMALISATION = {"MNIST": ((0.1307,), (0.3081,)), "FashionMNIST": ((0.2860,), (0.3530,))}
-DATASET_NAMES = tuple(CLASS_NAMES)
 
 _IDX_UBYTE = 0x08
 IMAGE_SIZE = 28
-
-
-def canonical_dataset_name(name: str) -> str | None:
-    """'mnist' -> 'MNIST', 'fashionmnist' -> 'FashionMNIST'; None when unknown."""
-    for known in DATASET_NAMES:
-        if name.lower() == known.lower():
-            return known
-    return None
 
 
 def split_files(name, train):
