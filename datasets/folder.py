@@ -122,8 +122,11 @@ def list_folder(root: str) -> Listing:
         others = [f"{entry}/" for entry in folders if entry not in ("train", "test")] + loose
         if others:
             warnings.append(f"{name}: ignored beside train/ and test/: {_some(others)}")
-        train = _read_classes(os.path.join(root, "train"), "train")
-        test = _read_classes(os.path.join(root, "test"), "test")
+        train, train_loose = _read_classes(os.path.join(root, "train"), "train")
+        test, test_loose = _read_classes(os.path.join(root, "test"), "test")
+        if train_loose or test_loose:
+            warnings.append(f"{name}: ignored {_count(len(train_loose) + len(test_loose), 'file')} "
+                            f"outside the class folders: {_some(train_loose + test_loose)}")
         class_names = sorted(train)
         unknown = sorted(set(test) - set(train))
         if unknown:
@@ -139,11 +142,12 @@ def list_folder(root: str) -> Listing:
                                    f"give both train/ and test/, or put the class folders "
                                    f"directly in {name}")
         if not folders:
-            held = f"holds {len(loose)} files but no class folder" if loose else "is empty"
+            held = f"holds {_count(len(loose), 'file')} but no class folder" if loose else "is empty"
             raise DatasetError(f"{name} {held}: expected {ACCEPTED}")
         if loose:
-            warnings.append(f"{name}: ignored {len(loose)} files that lie in no class folder: {_some(loose)}")
-        classes = _read_classes(root, "")
+            warnings.append(f"{name}: ignored {_count(len(loose), 'file')} outside the class folders: "
+                            f"{_some(loose)}")
+        classes, _ = _read_classes(root, "")
         class_names = sorted(classes)
         parts = [(classes, None)]
     if len(class_names) < 2:
@@ -162,12 +166,13 @@ def list_folder(root: str) -> Listing:
 
 
 def _read_classes(folder, prefix):
-    """{class name: [relative file paths]} of the class folders in `folder`."""
-    classes = {}
+    """({class name: [relative file paths]} of the class folders in `folder`, [its loose files])."""
+    classes, loose = {}, []
     for entry, is_folder in _entries(folder):
-        if not is_folder:
-            continue
         rel = f"{prefix}/{entry}" if prefix else entry
+        if not is_folder:
+            loose.append(rel)
+            continue
         files = _class_files(os.path.join(folder, entry), rel)
         if not files:
             raise DatasetError(f"the class folder {shown(os.path.join(folder, entry))} is empty: "
@@ -175,7 +180,7 @@ def _read_classes(folder, prefix):
         classes[entry] = files
     if not classes:
         raise DatasetError(f"{shown(folder)} holds no class folder: expected {ACCEPTED}")
-    return classes
+    return classes, loose
 
 
 def _stat(path):
@@ -184,6 +189,10 @@ def _stat(path):
         return status.st_size, status.st_mtime_ns
     except OSError:
         return -1, -1  # unreadable: skipped when it is opened
+
+
+def _count(number, noun):
+    return f"{number:,} {noun}" + ("" if number == 1 else "s")
 
 
 def _some(names, count=NAMED_SKIPS):
@@ -231,7 +240,7 @@ def _skipped_warning(skipped, total, root):
     if not skipped:
         return []
     named = _some([f"{path} ({reason})" for path, reason in skipped])
-    return [f"{root}: skipped {len(skipped)} of {total} files, not readable images: {named}"]
+    return [f"{root}: skipped {len(skipped)} of {_count(total, 'file')}, not readable images: {named}"]
 
 
 def _check_every_class_kept(listing, labels, in_test, skipped):
@@ -279,6 +288,13 @@ def _threads(count):
     return max(1, min(THREADS, os.cpu_count() or 1, math.ceil(count / CHUNK)))
 
 
+def _run(pool, work, chunks, bar):
+    """`work` on every chunk in the pool's threads. An exception (Ctrl-C in this thread, or any
+    raised in a worker) ends `map`'s iterator, which cancels the chunks not yet begun."""
+    for done in pool.map(work, chunks):
+        bar.update(done)
+
+
 def _decode_all(listing, image_size, show_progress):
     """(images (N, C, S, S) uint8 tensor, indices of the files kept, [(path, reason) skipped])."""
     from tqdm import tqdm
@@ -300,11 +316,10 @@ def _decode_all(listing, image_size, show_progress):
         return len(indices)
 
     with bar, ThreadPoolExecutor(_threads(len(files))) as pool:
-        for done in pool.map(probe_chunk, chunks):
-            bar.update(done)
+        _run(pool, probe_chunk, chunks, bar)
         readable = sorted(probes)
         if not readable:
-            raise DatasetError(f"{shown(listing.root)} holds {len(files)} files but no readable image: "
+            raise DatasetError(f"{shown(listing.root)} holds {_count(len(files), 'file')} but no readable image: "
                                f"expected PNG, JPEG, BMP, GIF or WebP images in class folders "
                                f"({_some([f'{listing.paths[i]} ({failures[i]})' for i in sorted(failures)])})")
         bar.total = len(files) + len(readable)
@@ -333,8 +348,7 @@ def _decode_all(listing, image_size, show_progress):
                     images[position, 0] = np.asarray(Image.fromarray(pixels).convert("L"))
             return len(positions)
 
-        for done in pool.map(decode_chunk, slots):
-            bar.update(done)
+        _run(pool, decode_chunk, slots, bar)
 
     kept = [position for position, i in enumerate(readable) if i not in failures]
     if len(kept) < len(readable):

@@ -22,9 +22,12 @@ class Dataset:
 
     name: for output file names and titles: 'MNIST', 'FashionMNIST', or the folder's own name
         ('pets' for data/pets/), never a path.
-    class_names: `class_names[label]`; folder names for a folder.
+    class_names: `class_names[label]`; a folder's class folder names (bytes that are not UTF-8
+        shown as backslash escapes, so that every name can be printed and written as JSON).
     held_out: the test split's files (relative to the folder, '/' between parts, sorted) when
         they were held out of the folder at random; None for MNIST and for train/ and test/ folders.
+        Like `Split.paths` they are the names as the file system gives them (a name that is not
+        UTF-8 keeps Python's lone surrogates: json.dumps escapes them, ensure_ascii=False cannot).
     warnings: one line each, for the caller to print (files skipped, names ignored, a cache that
         could not be written).
     source: what the data was, for metrics.json (plain JSON values; no path of this machine).
@@ -57,7 +60,7 @@ def load_dataset(name_or_path: str, data_dir: str, device="cpu", image_size: int
         return _known(canonical_dataset_name(name_or_path), name_or_path, data_dir, device, image_size)
     if not 0 < test_fraction < 1:
         raise DatasetError(f"the test fraction must lie between 0 and 1 (not included), not {test_fraction}")
-    if image_size is not None and image_size < 1:
+    if image_size is not None and (not isinstance(image_size, int) or image_size < 1):
         raise DatasetError(f"the image size must be a whole number of pixels of 1 or more, not {image_size}")
     folder = read_folder(name_or_path, image_size, progress, use_cache)
     if folder.in_test is None:
@@ -75,9 +78,11 @@ def load_dataset(name_or_path: str, data_dir: str, device="cpu", image_size: int
     train_paths = [path for path, test in zip(folder.paths, in_test.tolist()) if not test]
     test_paths = [folder.paths[i] for i in test_index]
 
+    class_names = [shown(name) for name in folder.class_names]  # printable, for legends and JSON
+
     def split(split_images, split_labels, paths):
         return Split(images=split_images.to(device), labels=split_labels.to(device),
-                     class_names=folder.class_names, mean=mean, std=std, paths=paths)
+                     class_names=class_names, mean=mean, std=std, paths=paths)
 
     train = split(train_images, labels[~in_test], train_paths)
     test = split(test_images, labels[in_test], test_paths)
@@ -87,7 +92,7 @@ def load_dataset(name_or_path: str, data_dir: str, device="cpu", image_size: int
               "test_fraction": test_fraction if held_out else None, "seed": seed if held_out else None,
               "images": {"train": len(train), "test": len(test)}, "skipped": len(folder.skipped),
               "shape": list(train.shape), "background": "white", "mean": list(mean), "std": list(std)}
-    return Dataset(name=name, train=train, test=test, class_names=folder.class_names,
+    return Dataset(name=name, train=train, test=test, class_names=class_names,
                    held_out=sorted(test_paths) if held_out else None, warnings=folder.warnings,
                    source=source, root=name_or_path, from_cache=folder.from_cache)
 

@@ -2,6 +2,7 @@
 checked against hand-made expectations; the layout, the split, the cache and every bad input."""
 
 import os
+import time
 
 import numpy as np
 import pytest
@@ -289,10 +290,12 @@ def test_file_names_that_are_not_utf8_load_and_are_shown_escaped(tmp_path):
         save(os.path.join(root, "c0", name), pattern(24, 24, 60))
         with open(os.path.join(root, "c1", os.fsdecode(b"\xff\xfe.txt")), "w") as f:
             f.write("not an image")
+        save(os.path.join(root, os.fsdecode(b"gr\xfcn"), "a.png"), pattern(24, 24, 61))  # a class in Latin-1
     except (OSError, UnicodeError):
         pytest.skip("this file system takes only UTF-8 names")
     data = load(root)
     assert f"c0/{name}" in everything(data)
+    assert data.class_names == data.train.class_names == ["c0", "c1", "gr\\xfcn"]
     (warning,) = data.warnings
     assert "c1/\\xff\\xfe.txt (not an image)" in warning
     warning.encode("utf-8")  # printable
@@ -405,8 +408,9 @@ def test_bad_numbers_are_one_line_errors(tmp_path):
     for fraction in (0, 1, 1.5, -0.1):
         with pytest.raises(DatasetError, match="the test fraction must lie between 0 and 1"):
             load(root, test_fraction=fraction)
-    with pytest.raises(DatasetError, match="the image size must be a whole number of pixels of 1 or more"):
-        load(root, image_size=0)
+    for size in (0, -3, 2.5):
+        with pytest.raises(DatasetError, match="the image size must be a whole number of pixels of 1 or more"):
+            load(root, image_size=size)
 
 
 # --- the split -----------------------------------------------------------------------------------
@@ -452,11 +456,13 @@ def test_train_and_test_folders_are_the_two_splits(tmp_path):
     classes_of(tmp_path / "r" / "train", [3, 4])
     classes_of(tmp_path / "r" / "test", [2, 1], start=50)
     save(tmp_path / "r" / "val" / "c0" / "x.png", pattern(24, 24, 0))
+    (tmp_path / "r" / "test" / "labels.csv").write_text("a,b")
     data = load(tmp_path / "r")
     assert data.held_out is None and data.source["layout"] == "train and test folders"
     assert sorted(data.train.paths) == [f"train/c0/{i:03d}.png" for i in range(3)] + [f"train/c1/{i:03d}.png" for i in range(4)]
     assert data.test.labels.tolist() == [0, 0, 1] and data.test.paths[0] == "test/c0/000.png"
-    assert data.warnings == [f"{tmp_path / 'r'}: ignored beside train/ and test/: val/"]
+    assert data.warnings == [f"{tmp_path / 'r'}: ignored beside train/ and test/: val/",
+                             f"{tmp_path / 'r'}: ignored 1 file outside the class folders: test/labels.csv"]
 
 
 def test_train_and_test_folders_that_disagree_are_refused(tmp_path):
@@ -645,6 +651,24 @@ def test_threads_decode_what_one_thread_decodes(tmp_path, monkeypatch):
     monkeypatch.setattr(folder, "THREADS", 1)
     one = read_folder(str(root), 24, progress=False, use_cache=False)
     assert torch.equal(many.images, one.images) and many.paths == one.paths
+
+
+def test_ctrl_c_while_decoding_stops_without_decoding_the_rest(tmp_path, monkeypatch):
+    root = classes_of(tmp_path / "r", [40, 40])
+    monkeypatch.setattr(folder, "CHUNK", 4)
+    calls = []
+
+    def interrupted(path, size):  # the first image is interrupted; the others take a while each
+        calls.append(path)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+        time.sleep(0.05)
+        return np.zeros((size, size), dtype=np.uint8)
+    monkeypatch.setattr(decode, "decode", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        load(root)
+    assert len(calls) < 40  # the chunks under way finish; the 20 chunks queued are not begun
+    assert not os.path.exists(tmp_path / "cache")
 
 
 def test_decoding_writes_nothing_to_stdout(tmp_path, capsys):
