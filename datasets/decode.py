@@ -8,7 +8,8 @@ promises. What every image goes through, in this order:
 - 8 bits a channel: 16-bit greyscale (modes I;16*, and I, which holds 16-bit data) is scaled by
   255 / 65535 and rounded, round(v / 257), so 65535 becomes 255 and nothing is clipped (Pillow's
   own conversion clips at 255); values of mode I outside 0..65535 are clamped to it first;
-  1-bit images become 0 and 255; palette (P, PA), CMYK and other modes are converted to RGB;
+  1-bit images become 0 and 255; palette (P, PA), CMYK and other modes are converted to RGB
+  (Pillow itself reads a 16-bit colour PNG as 8 bits a channel, keeping each value's high byte);
 - resized so that its shorter side is `size` and cropped to the centre square (both in one
   `Image.resize` with a crop box; a square of `size` is kept as it is, an image whose shorter
   side is already `size` only cropped, at whole-pixel offsets);

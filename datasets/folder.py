@@ -412,7 +412,8 @@ def hold_out(labels: torch.Tensor, class_names: list, test_fraction: float, seed
     image (so a class of one image is held out nowhere, and a class of two keeps both when
     round(2 * test_fraction) is 0). Each class draws from its own generator, seeded by `seed`
     and the class's name, so adding images to one class does not change another's split.
-    Raises DatasetError when nothing would be held out."""
+    Raises DatasetError when fewer than two classes would be held out (a test split of one class
+    has no negatives to measure)."""
     labels = labels.cpu().numpy()
     mask = np.zeros(len(labels), dtype=bool)
     for label, name in enumerate(class_names):
@@ -420,8 +421,10 @@ def hold_out(labels: torch.Tensor, class_names: list, test_fraction: float, seed
         count = min(math.floor(len(members) * test_fraction + 0.5), len(members) - 1)
         generator = np.random.default_rng([seed, zlib.crc32(name.encode("utf-8", "surrogateescape"))])
         mask[members[generator.permutation(len(members))[:max(count, 0)]]] = True
-    if not mask.any():
-        raise DatasetError(f"a test fraction of {test_fraction} holds out no image: every class has too "
-                           f"few ({np.bincount(labels).max()} at most); give a larger --test-fraction, "
-                           f"more images, or train/ and test/ folders")
+    held = np.unique(labels[mask])
+    if len(held) < 2:
+        what = "no image" if len(held) == 0 else f"images of one class only ({shown(class_names[held[0]])})"
+        raise DatasetError(f"a test fraction of {test_fraction} holds out {what}, and a test split needs two "
+                           f"classes or more: the other classes are too small; give a larger "
+                           f"--test-fraction, more images, or train/ and test/ folders")
     return torch.from_numpy(mask)

@@ -67,9 +67,13 @@ def load_dataset(name_or_path: str, data_dir: str, device="cpu", image_size: int
         in_test, held_out = hold_out(folder.labels, folder.class_names, test_fraction, seed), True
     else:
         in_test, held_out = folder.in_test, False
-        if not in_test.any():
-            raise DatasetError(f"{shown(name_or_path)}/test holds no readable image: give it images, "
-                               f"or leave train/ and test/ out to hold a test split out at random")
+        test_classes = folder.labels[in_test].unique()
+        if len(test_classes) < 2:
+            what = ("no readable image" if len(test_classes) == 0 else
+                    f"images of one class only ({shown(folder.class_names[test_classes[0]])})")
+            raise DatasetError(f"{shown(name_or_path)}/test holds {what}, and a test split needs two "
+                               f"classes or more: give it images of more classes, or leave train/ and "
+                               f"test/ out to hold a test split out at random")
     _check_device_fits(folder.images, device)
     train_images, test_images = _separate(folder.images, in_test)
     labels = folder.labels

@@ -108,6 +108,12 @@ class _EpochSampler:
         return list(zip(*(column.split(self.batch_size) for column in columns)))
 
 
+def _need_two_classes(table, what):
+    if table.num_classes < 2:
+        raise ValueError(f"{what} need a negative of another class, but the labels hold only "
+                         f"{table.num_classes} class")
+
+
 class IndexSampler(_EpochSampler):
     """Batches `(indices,)`: every image once, in a random order."""
 
@@ -126,6 +132,7 @@ class PairSampler(_EpochSampler):
 
     def __init__(self, labels, batch_size, class_names=None):
         super().__init__(labels, batch_size, class_names)
+        _need_two_classes(self.table, "pairs")
         warning = self.table.singleton_warning(class_names, "paired only with other classes' images")
         self.warnings = [warning] if warning else []
 
@@ -152,6 +159,7 @@ class TripletSampler(_EpochSampler):
 
     def __init__(self, labels, batch_size, class_names=None):
         super().__init__(labels, batch_size, class_names)
+        _need_two_classes(self.table, "triplets")
         self.anchors = self.table.has_partner(torch.arange(self.size))
         if not self.anchors.any():
             raise ValueError("no class has two images: triplets need an anchor and a positive of one class")

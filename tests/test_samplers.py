@@ -186,9 +186,12 @@ def test_samplers_say_once_which_classes_cannot_form_a_positive_pair():
         assert sampler.warnings == []
 
 
-def test_triplets_need_a_class_of_two_images():
+def test_triplets_need_a_class_of_two_images_and_pairs_two_classes():
     with pytest.raises(ValueError, match="no class has two images"):
         TripletSampler(torch.arange(5), 4)
+    for sampler_class, what in ((PairSampler, "pairs"), (TripletSampler, "triplets")):
+        with pytest.raises(ValueError, match=f"{what} need a negative of another class, but the labels hold only 1 class"):
+            sampler_class(torch.zeros(6, dtype=torch.long), 4)
 
 
 # The draws as the samplers made them before classes of one image were left out of positive pairs:

@@ -152,6 +152,11 @@ def test_transparent_pixels_lie_on_white(tmp_path):
     assert (pixels[:10] == (0, 200, 0)).all() and (pixels[10:] == 255).all()
     pixels = decode.decode(save(tmp_path / "c.gif", palette, transparency=0), 20)
     assert (pixels[:10] == (0, 200, 0)).all() and (pixels[10:] == 255).all()
+    with_alpha = palette.convert("PA")  # a palette and an alpha band (TIFF holds it; PNG cannot)
+    with_alpha.putalpha(Image.fromarray(np.repeat(np.array([255, 0], dtype=np.uint8), 200).reshape(20, 20)))
+    assert with_alpha.mode == "PA"
+    pixels = decode.decode(save(tmp_path / "d.tiff", with_alpha), 20)
+    assert (pixels[:10] == (0, 200, 0)).all() and (pixels[10:] == 255).all()
 
 
 def test_exif_orientation_is_applied(tmp_path):
@@ -224,11 +229,11 @@ def test_greyscale_images_of_any_mode_give_one_channel(tmp_path):
     save(tmp_path / "g" / "b" / "1.gif", Image.fromarray(grey))
     save(tmp_path / "g" / "b" / "2.png", Image.fromarray(grey.astype(np.uint16) * 257))
     save(tmp_path / "g" / "b" / "3.bmp", Image.fromarray(grey > 128))
-    data = load(tmp_path / "g")
+    data = load(tmp_path / "g", test_fraction=0.5)
     assert data.train.shape == (1, 24, 24)
     assert torch.equal(everything(data)["a/1.png"][0], torch.from_numpy(grey))
     save(tmp_path / "g" / "b" / "4.png", pattern(24, 24, 12, channels=3))  # one colour image: three channels
-    assert load(tmp_path / "g").train.shape == (3, 24, 24)
+    assert load(tmp_path / "g", test_fraction=0.5).train.shape == (3, 24, 24)
 
 
 def test_default_image_size():
@@ -265,7 +270,7 @@ def test_hidden_and_system_files_are_ignored(tmp_path):
 def test_images_in_subfolders_of_a_class_belong_to_it(tmp_path):
     root = classes_of(tmp_path / "r", [2, 2])
     save(tmp_path / "r" / "c0" / "more" / "deeper" / "x.png", pattern(24, 24, 50))
-    data = load(root)
+    data = load(root, test_fraction=0.5)
     assert "c0/more/deeper/x.png" in everything(data)
 
 
@@ -293,7 +298,7 @@ def test_file_names_that_are_not_utf8_load_and_are_shown_escaped(tmp_path):
         save(os.path.join(root, os.fsdecode(b"gr\xfcn"), "a.png"), pattern(24, 24, 61))  # a class in Latin-1
     except (OSError, UnicodeError):
         pytest.skip("this file system takes only UTF-8 names")
-    data = load(root)
+    data = load(root, test_fraction=0.5)
     assert f"c0/{name}" in everything(data)
     assert data.class_names == data.train.class_names == ["c0", "c1", "gr\\xfcn"]
     (warning,) = data.warnings
@@ -319,7 +324,7 @@ def test_non_images_and_corrupt_images_are_skipped_named_and_counted_in_one_line
 
 
 def test_an_unreadable_file_is_skipped_and_named(tmp_path, monkeypatch):
-    root = classes_of(tmp_path / "r", [3, 3])
+    root = classes_of(tmp_path / "r", [4, 4])
     locked = os.path.join(root, "c1", "001.png")
     if os.geteuid() == 0:  # root reads any file: stand in for the permission error
         real_open = open
@@ -332,7 +337,7 @@ def test_an_unreadable_file_is_skipped_and_named(tmp_path, monkeypatch):
     else:
         os.chmod(locked, 0)
     data = load(root, use_cache=False)
-    assert data.warnings == [f"{root}: skipped 1 of 6 files, not readable images: c1/001.png (permission denied)"]
+    assert data.warnings == [f"{root}: skipped 1 of 8 files, not readable images: c1/001.png (permission denied)"]
 
 
 def test_an_unreadable_class_folder_is_one_line(tmp_path, monkeypatch):
@@ -437,9 +442,20 @@ def test_the_split_of_one_class_does_not_depend_on_the_others():
     assert torch.equal(first[20:], second[25:])
 
 
-def test_a_split_that_holds_out_nothing_is_refused():
-    with pytest.raises(DatasetError, match="a test fraction of 0.2 holds out no image: every class has too few"):
+def test_a_split_that_holds_out_fewer_than_two_classes_is_refused():
+    with pytest.raises(DatasetError, match=r"^a test fraction of 0.2 holds out no image, and a test split "
+                                           r"needs two classes or more: the other classes are too small"):
         hold_out(torch.tensor([0, 0, 1, 1, 2]), ["a", "b", "c"], 0.2, 0)
+    with pytest.raises(DatasetError, match=r"holds out images of one class only \(big\), and a test split"):
+        hold_out(torch.tensor([0] * 10 + [1, 1, 2, 2]), ["big", "b", "c"], 0.2, 0)
+
+
+def test_a_test_folder_of_one_class_is_refused(tmp_path):
+    classes_of(tmp_path / "r" / "train", [3, 3])
+    classes_of(tmp_path / "r" / "test", [2])
+    with pytest.raises(DatasetError, match=r"r/test holds images of one class only \(c0\), and a test split "
+                                           r"needs two classes or more"):
+        load(tmp_path / "r")
 
 
 def test_the_held_out_files_are_named_and_reproducible(tmp_path):
@@ -479,6 +495,7 @@ def test_normalisation_comes_from_the_training_split(tmp_path):
     save(tmp_path / "r" / "train" / "dark" / "a.png", np.zeros((20, 20), dtype=np.uint8))
     save(tmp_path / "r" / "train" / "light" / "a.png", np.full((20, 20), 255, dtype=np.uint8))
     save(tmp_path / "r" / "test" / "light" / "a.png", np.full((20, 20), 255, dtype=np.uint8))
+    save(tmp_path / "r" / "test" / "dark" / "a.png", np.full((20, 20), 255, dtype=np.uint8))  # not dark at all
     data = load(tmp_path / "r")
     assert data.train.mean == data.test.mean == pytest.approx((0.5,))
     assert data.train.std == data.test.std == pytest.approx((0.5,))
