@@ -84,7 +84,8 @@ def _entries(folder):
         with os.scandir(folder) as scan:
             entries = [(entry.name, entry.is_dir()) for entry in scan if not _hidden(entry.name)]
     except OSError as error:
-        reason = "permission denied" if isinstance(error, PermissionError) else (error.strerror or str(error)).lower()
+        reason = ("permission denied" if isinstance(error, PermissionError)
+                  else (error.strerror or str(error)).lower())
         raise DatasetError(f"cannot read the folder {shown(folder)}: {reason}") from None
     return sorted(entries)
 

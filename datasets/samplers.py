@@ -43,6 +43,11 @@ class ClassTable:
         """The positions (into `count`) of the classes with a single image."""
         return (self.count == 1).nonzero().flatten()
 
+    @property
+    def num_pairable(self):
+        """How many classes have two images or more: the most a P x K batch can draw."""
+        return self.num_classes - len(self.singletons)
+
     def has_partner(self, samples):
         """For each sample, whether another image of its class exists (False in a singleton class)."""
         return self.count[self.class_of[samples]] > 1
@@ -200,7 +205,7 @@ class BalancedBatchSampler:
         if classes_per_batch > self.table.num_classes:
             raise ValueError(f"{classes_per_batch} classes per batch, but the labels hold only "
                              f"{self.table.num_classes} classes")
-        pairable = self.table.num_classes - len(self.table.singletons)
+        pairable = self.table.num_pairable
         if classes_per_batch > pairable:
             raise ValueError(f"{classes_per_batch} classes per batch, but only {pairable} classes "
                              f"have two images or more (a class of one image cannot form a positive pair)")

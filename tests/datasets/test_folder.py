@@ -283,7 +283,8 @@ def test_names_in_any_script_and_with_spaces(tmp_path):
     (root / "собаки" / "नोट.txt").write_text("not an image")
     data = load(root, test_fraction=0.5)
     assert data.name == "données" and data.class_names == ["собаки", "猫 cats"]
-    assert set(everything(data)) == {"猫 cats/ñandú 1.png", "猫 cats/Ελληνικά.png", "собаки/عربى.png", "собаки/2 two.png"}
+    assert set(everything(data)) == {"猫 cats/ñandú 1.png", "猫 cats/Ελληνικά.png",
+                                     "собаки/عربى.png", "собаки/2 two.png"}
     (warning,) = data.warnings
     assert "собаки/नोट.txt (not an image)" in warning
 
@@ -427,7 +428,7 @@ def test_the_split_holds_out_a_rounded_fraction_of_each_class_and_keeps_a_traini
     mask = hold_out(labels, names, 0.2, seed=0)
     # round(n / 5), halves up: 2, 1 (1.4), 1 (0.6), 0 (0.4), 0, 1 (1.0)
     assert torch.bincount(labels[mask], minlength=6).tolist() == [2, 1, 1, 0, 0, 1]
-    half = hold_out(labels, names, 0.5, seed=0)  # 5, 4 (3.5 up), 2 (1.5 up), 1, 0 (a single image stays), 3 (2.5 up)
+    half = hold_out(labels, names, 0.5, seed=0)  # 5, 4 (3.5 up), 2 (1.5 up), 1, 0 (one image stays), 3 (2.5 up)
     assert torch.bincount(labels[half], minlength=6).tolist() == [5, 4, 2, 1, 0, 3]
     most = hold_out(labels, names, 0.95, seed=0)  # all but one of each
     assert torch.bincount(labels[~most], minlength=6).tolist() == [1] * 6
@@ -475,7 +476,8 @@ def test_train_and_test_folders_are_the_two_splits(tmp_path):
     (tmp_path / "r" / "test" / "labels.csv").write_text("a,b")
     data = load(tmp_path / "r")
     assert data.held_out is None and data.source["layout"] == "train and test folders"
-    assert sorted(data.train.paths) == [f"train/c0/{i:03d}.png" for i in range(3)] + [f"train/c1/{i:03d}.png" for i in range(4)]
+    assert sorted(data.train.paths) == ([f"train/c0/{i:03d}.png" for i in range(3)]
+                                        + [f"train/c1/{i:03d}.png" for i in range(4)])
     assert data.test.labels.tolist() == [0, 0, 1] and data.test.paths[0] == "test/c0/000.png"
     assert data.warnings == [f"{tmp_path / 'r'}: ignored beside train/ and test/: val/",
                              f"{tmp_path / 'r'}: ignored 1 file outside the class folders: test/labels.csv"]
@@ -518,7 +520,8 @@ def test_a_known_name_wins_unless_the_argument_is_a_path(tmp_path, monkeypatch, 
     assert is_path("./mnist") and is_path("mnist/") and is_path("data/pets") and is_path("pets") and is_path(".")
     data = load_dataset("mnist", tiny_data, progress=False)
     assert data.name == "MNIST" and data.train.shape == (1, 28, 28) and data.held_out is None
-    assert data.warnings == ["'mnist' is the built-in MNIST, not the folder mnist/ here: write ./mnist to train on the folder"]
+    assert data.warnings == ["'mnist' is the built-in MNIST, not the folder mnist/ here: "
+                             "write ./mnist to train on the folder"]
     folder_data = load_dataset("./mnist", tiny_data, progress=False)
     assert folder_data.name == "mnist" and folder_data.class_names == ["c0", "c1"]
     assert dataset_name("fashionmnist") == "FashionMNIST" and dataset_name("data/pets/") == "pets"
