@@ -23,6 +23,8 @@ an RGB image whose three channels are equal everywhere counts as greyscale and c
 (size, size). The caller decides the data set's channels from all of them.
 """
 
+import struct
+
 import numpy as np
 from PIL import Image, ImageOps
 
@@ -48,10 +50,8 @@ def probe(path: str) -> tuple:
 def decode(path: str, size: int) -> np.ndarray:
     """The image at `path` as uint8 (size, size) if it is greyscale, else (size, size, 3)."""
     with Image.open(path) as image:
-        if image.format == "JPEG":
-            image.draft(image.mode, (size, size))  # decode at 1/2, 1/4 or 1/8 scale when that is still >= size
-        if image.getexif().get(ORIENTATION, 1) != 1:
-            image = ImageOps.exif_transpose(image)
+        image.draft(image.mode, (size, size))  # JPEG: decode at 1/2, 1/4 or 1/8 scale if still >= size
+        image = _upright(image)
         image = _eight_bit(image)
         image = _square(image, size)
         pixels = np.asarray(image)
@@ -60,6 +60,18 @@ def decode(path: str, size: int) -> np.ndarray:
     if pixels.ndim == 3 and (pixels[..., 0] == pixels[..., 1]).all() and (pixels[..., 1] == pixels[..., 2]).all():
         pixels = pixels[..., 0]
     return np.array(pixels)  # a writable copy, not a view of Pillow's buffer
+
+
+def _upright(image):
+    """The image turned as its EXIF orientation says; as it is when the EXIF data cannot be
+    read (a photo with a broken EXIF block is still a photo)."""
+    try:
+        if image.getexif().get(ORIENTATION, 1) == 1:
+            return image
+        return ImageOps.exif_transpose(image)
+    except (SyntaxError, ValueError, KeyError, TypeError, IndexError, struct.error):
+        image.load()  # the pixels may still be fine: decoding them fails if not
+        return image
 
 
 def _grey_mode(image):

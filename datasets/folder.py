@@ -26,6 +26,7 @@ result is cached (cache.py), so a second load of an unchanged folder reads one f
 
 import math
 import os
+import warnings
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -301,55 +302,26 @@ def _decode_all(listing, image_size, show_progress):
     from tqdm import tqdm
 
     files = [os.path.join(listing.root, *path.split("/")) for path in listing.paths]
-    chunks = [range(start, min(start + CHUNK, len(files))) for start in range(0, len(files), CHUNK)]
-    bar = tqdm(total=2 * len(files), desc=f"reading {shown(os.path.basename(os.path.normpath(listing.root)))}",
-               unit="image", disable=None if show_progress else True, leave=False)
-    failures = {}
-
-    probes = {}
-
-    def probe_chunk(indices):
-        for i in indices:
-            try:
-                probes[i] = decode.probe(files[i])
-            except Exception as error:  # Pillow raises many kinds for a broken file
-                failures[i] = _reason(error)
-        return len(indices)
-
-    with bar, ThreadPoolExecutor(_threads(len(files))) as pool:
-        _run(pool, probe_chunk, chunks, bar)
+    name = shown(os.path.basename(os.path.normpath(listing.root)))
+    bar = tqdm(total=2 * len(files), desc=f"reading {name}", unit="image", leave=False,
+               disable=None if show_progress else True)  # None: shown on a terminal only
+    failures = {}  # file index -> why it was skipped
+    with bar, warnings.catch_warnings(), ThreadPoolExecutor(_threads(len(files))) as pool:
+        # Pillow warns about what it still reads (corrupt EXIF data, huge images), a line per
+        # file; a file it cannot read is named in the skipped-files line anyway.
+        warnings.filterwarnings("ignore", module=r"PIL\.")
+        probes = _probe_all(pool, files, failures, bar)
         readable = sorted(probes)
         if not readable:
-            raise DatasetError(f"{shown(listing.root)} holds {_count(len(files), 'file')} but no readable image: "
-                               f"expected PNG, JPEG, BMP, GIF or WebP images in class folders "
-                               f"({_some([f'{listing.paths[i]} ({failures[i]})' for i in sorted(failures)])})")
+            named = _some([f"{listing.paths[i]} ({failures[i]})" for i in sorted(failures)])
+            raise DatasetError(f"{shown(listing.root)} holds {_count(len(files), 'file')} but no readable "
+                               f"image: expected PNG, JPEG, BMP, GIF or WebP images in class folders ({named})")
         bar.total = len(files) + len(readable)
         size = image_size or default_image_size([probes[i][:2] for i in readable])
         channels = 1 if all(probes[i][2] for i in readable) else 3
         _check_memory(len(readable), channels, size)
-
-        images = np.empty((len(readable), channels, size, size), dtype=np.uint8)
-        grey = np.ones(len(readable), dtype=bool)
-        slots = [range(start, min(start + CHUNK, len(readable))) for start in range(0, len(readable), CHUNK)]
-
-        def decode_chunk(positions):
-            for position in positions:
-                i = readable[position]
-                try:
-                    pixels = decode.decode(files[i], size)
-                except Exception as error:
-                    failures[i] = _reason(error)
-                    continue
-                if pixels.ndim == 2:
-                    images[position] = pixels  # broadcast over the channels
-                elif channels == 3:
-                    images[position] = pixels.transpose(2, 0, 1)
-                    grey[position] = False
-                else:  # a grey palette or mode held colour after all: take its luminance
-                    images[position, 0] = np.asarray(Image.fromarray(pixels).convert("L"))
-            return len(positions)
-
-        _run(pool, decode_chunk, slots, bar)
+        images, grey, failed = _decode_into(pool, [files[i] for i in readable], size, channels, bar)
+        failures.update((readable[position], reason) for position, reason in failed.items())
 
     kept = [position for position, i in enumerate(readable) if i not in failures]
     if len(kept) < len(readable):
@@ -361,6 +333,54 @@ def _decode_all(listing, image_size, show_progress):
         images = np.ascontiguousarray(images[:, :1])
     skipped = [(listing.paths[i], failures[i]) for i in sorted(failures)]
     return torch.from_numpy(images), [readable[position] for position in kept], skipped
+
+
+def _chunks(count):
+    return [range(start, min(start + CHUNK, count)) for start in range(0, count, CHUNK)]
+
+
+def _probe_all(pool, files, failures, bar):
+    """{file index: (width, height, greyscale)} of the files Pillow can open; the others'
+    reasons go into `failures`."""
+    probes = {}
+
+    def probe_chunk(indices):
+        for i in indices:
+            try:
+                probes[i] = decode.probe(files[i])
+            except Exception as error:  # Pillow raises many kinds for a broken file
+                failures[i] = _reason(error)
+        return len(indices)
+
+    _run(pool, probe_chunk, _chunks(len(files)), bar)
+    return probes
+
+
+def _decode_into(pool, files, size, channels, bar):
+    """(uint8 array (len(files), channels, size, size), bool array: which images are grey,
+    {position: why} of the files that failed, whose rows are left unset)."""
+    images = np.empty((len(files), channels, size, size), dtype=np.uint8)
+    grey = np.ones(len(files), dtype=bool)
+    failed = {}
+
+    def decode_chunk(positions):
+        for position in positions:
+            try:
+                pixels = decode.decode(files[position], size)
+            except Exception as error:
+                failed[position] = _reason(error)
+                continue
+            if pixels.ndim == 2:
+                images[position] = pixels  # broadcast over the channels
+            elif channels == 3:
+                images[position] = pixels.transpose(2, 0, 1)
+                grey[position] = False
+            else:  # a grey palette or mode held colour after all: take its luminance
+                images[position, 0] = np.asarray(Image.fromarray(pixels).convert("L"))
+        return len(positions)
+
+    _run(pool, decode_chunk, _chunks(len(files)), bar)
+    return images, grey, failed
 
 
 def available_memory() -> int | None:

@@ -3,6 +3,7 @@ checked against hand-made expectations; the layout, the split, the cache and eve
 
 import os
 import time
+import warnings
 
 import numpy as np
 import pytest
@@ -173,6 +174,17 @@ def test_exif_orientation_is_applied(tmp_path):
     assert (pixels[:4] >= 250).all() and (pixels[6:] <= 5).all()
     plain = decode.decode(save(tmp_path / "b.jpg", stored, quality=95), 20).astype(int)
     assert (plain[:, :4] >= 250).all() and (plain[:, 6:] <= 5).all()  # unturned: columns 5..24, 5..9 white
+
+
+def test_a_photo_with_broken_exif_data_loads_quietly(tmp_path):
+    broken = b"Exif\x00\x00II*\x00\x08\x00\x00\x00\xff\xff\x12\x01\x03\x00"  # 65535 entries announced, none there
+    root = classes_of(tmp_path / "r", [3, 3])
+    save(os.path.join(root, "c0", "photo.jpg"), np.full((24, 24, 3), 120, dtype=np.uint8), exif=broken)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        data = load(root, test_fraction=0.5)
+    assert "c0/photo.jpg" in everything(data) and data.warnings == []
+    assert [str(warning.message) for warning in caught] == []  # Pillow's "Corrupt EXIF data" is not printed
 
 
 def test_shorter_side_is_resized_and_the_centre_cropped(tmp_path):
