@@ -11,7 +11,8 @@ to no class and are ignored with a warning.
 Every other file is tried as an image (`decode.py` says how each is turned into pixels). A file
 that is not an image or cannot be decoded is skipped and counted, and one warning line names
 the first few; a folder with no readable image at all, a missing or empty folder, one class
-only, or a class without a readable image is a DatasetError with a one-line message.
+only, or a class without a readable image is a DatasetError with a one-line message (and so,
+in load.py, is a test split of fewer than two classes).
 
 The size: `image_size` when given; otherwise the images' own size when they are all one square
 size between 16 and 64 pixels, else whichever of 16 and 64 lies nearer the median of the
