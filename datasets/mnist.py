@@ -1,8 +1,4 @@
-"""MNIST and FashionMNIST as whole tensors on the training device.
-
-A split is held once, as uint8 images on the device, and scaled only when a batch is
-built (`Split.inputs`): 47 MB for MNIST's training split instead of 188 MB as float32,
-and no PIL image or per-sample Python code anywhere near the training loop.
+"""MNIST and FashionMNIST as whole tensors on the training device: uint8 images (N, 1, 28, 28).
 
 Files live in torchvision's layout, `<root>/<Name>/raw/*-ubyte`, and torchvision downloads
 them when they are missing, so a user who is online needs nothing else. They are read here
@@ -14,59 +10,18 @@ torch._dynamo), which is now paid only when a download is needed.
 
 import os
 import struct
-from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-CLASS_NAMES = {
-    "MNIST": [str(digit) for digit in range(10)],
-    "FashionMNIST": ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
-                     "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"],
-}
-# Pixel mean and standard deviation of each training split (after scaling to [0, 1]).
-NORMALISATION = {"MNIST": (0.1307, 0.3081), "FashionMNIST": (0.2860, 0.3530)}
-DATASET_NAMES = tuple(CLASS_NAMES)
+from .names import CLASS_NAMES, DATASET_NAMES, canonical_dataset_name  # noqa: F401 (also imported from here)
+from .split import DatasetError, Split
+
+# Pixel mean and standard deviation of each training split (after scaling to [0, 1]), per channel.
+NORMALISATION = {"MNIST": ((0.1307,), (0.3081,)), "FashionMNIST": ((0.2860,), (0.3530,))}
 
 _IDX_UBYTE = 0x08
 IMAGE_SIZE = 28
-
-
-class DatasetError(Exception):
-    """A data set that is missing, unreadable or corrupt; the message says which file and why."""
-
-
-@dataclass
-class Split:
-    """One split of a data set: uint8 images (N, 28, 28) and int64 labels (N,), on one device."""
-
-    images: torch.Tensor
-    labels: torch.Tensor
-    class_names: list
-    mean: float
-    std: float
-
-    def __len__(self):
-        return len(self.labels)
-
-    def inputs(self, indices):
-        """The images at `indices` (a tensor of indices or a slice) as a normalised float
-        batch (B, 1, 28, 28)."""
-        batch = self.images[indices].unsqueeze(1).float()
-        return batch.mul_(1.0 / (255.0 * self.std)).sub_(self.mean / self.std)
-
-    def pixels(self, indices):
-        """The images at `indices` scaled to [0, 1], (B, 1, 28, 28): pixel intensities, as a
-        generative model's targets."""
-        return self.images[indices].unsqueeze(1).float().div_(255.0)
-
-
-def canonical_dataset_name(name):
-    """'mnist' -> 'MNIST', 'fashionmnist' -> 'FashionMNIST'; None when unknown."""
-    for known in DATASET_NAMES:
-        if name.lower() == known.lower():
-            return known
-    return None
 
 
 def split_files(name, train):
@@ -74,8 +29,9 @@ def split_files(name, train):
     return f"{prefix}-images-idx3-ubyte", f"{prefix}-labels-idx1-ubyte"
 
 
-def load_split(name, root, train, device="cpu"):
-    """Load the training (`train=True`) or test split of `name` from `root` onto `device`.
+def load_split(name: str, root: str, train: bool, device="cpu") -> Split:
+    """Load the training (`train=True`) or test split of `name` ('MNIST' or 'FashionMNIST', as
+    `canonical_dataset_name` spells it) from `root` onto `device`, images (N, 1, 28, 28).
 
     Downloads through torchvision when the files are missing; raises DatasetError with a
     one-line explanation when they cannot be had or are corrupt.
@@ -96,7 +52,7 @@ def load_split(name, root, train, device="cpu"):
     if labels.max() >= num_classes:
         raise DatasetError(f"{label_file} holds label {labels.max()}; expected 0..{num_classes - 1}")
     mean, std = NORMALISATION[name]
-    return Split(images=torch.from_numpy(images).to(device),
+    return Split(images=torch.from_numpy(images).unsqueeze(1).to(device),
                  labels=torch.from_numpy(labels.astype(np.int64)).to(device),
                  class_names=CLASS_NAMES[name], mean=mean, std=std)
 

@@ -7,6 +7,11 @@ Python code runs per sample, and the training loop only slices ready-made tensor
 
 An epoch has one item per image of the split, as in the classic `SiameseMNIST` /
 `TripletMNIST` wrappers: every image is an anchor exactly once.
+
+A class with a single image cannot form a positive pair. The pair and triplet samplers and the
+P x K sampler leave such classes out of positive pairs (each says how in its docstring), and each
+sampler's `warnings` holds one line that says so, for the caller to print once. When every class
+has at least two images, as in MNIST and FashionMNIST, none of this changes a single draw.
 """
 
 import math
@@ -23,7 +28,7 @@ class ClassTable:
 
     def __init__(self, labels):
         labels = labels.cpu()
-        _, self.class_of, self.count = torch.unique(labels, return_inverse=True, return_counts=True)
+        self.labels, self.class_of, self.count = torch.unique(labels, return_inverse=True, return_counts=True)
         self.order = torch.argsort(self.class_of, stable=True)
         self.offset = torch.cumsum(self.count, 0) - self.count
         self.rank = torch.empty_like(self.order)
@@ -32,6 +37,33 @@ class ClassTable:
     @property
     def num_classes(self):
         return len(self.count)
+
+    @property
+    def singletons(self):
+        """The positions (into `count`) of the classes with a single image."""
+        return (self.count == 1).nonzero().flatten()
+
+    @property
+    def num_pairable(self):
+        """How many classes have two images or more: the most a P x K batch can draw."""
+        return self.num_classes - len(self.singletons)
+
+    def has_partner(self, samples):
+        """For each sample, whether another image of its class exists (False in a singleton class)."""
+        return self.count[self.class_of[samples]] > 1
+
+    def singleton_warning(self, class_names=None, left_out="left out of positive pairs"):
+        """One line naming the classes with a single image and what is done with them; None when
+        there are none. `class_names[label]` names a label (the labels themselves without it)."""
+        singles = self.labels[self.singletons].tolist()
+        if not singles:
+            return None
+        names = [repr(class_names[label]) if class_names is not None else str(label) for label in singles]
+        shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+        if len(singles) == 1:
+            return f"class {shown} has a single image, which cannot form a positive pair: it is {left_out}"
+        return (f"{len(singles)} classes have a single image, which cannot form a positive pair "
+                f"({shown}): they are {left_out}")
 
     def positives(self, anchors, generator):
         """For each anchor, a uniformly drawn other image of its class.
@@ -61,13 +93,17 @@ def _uniform_below(bounds, generator):
 
 
 class _EpochSampler:
-    """Shared by the samplers below: one item per image, cut into batches of `batch_size`."""
+    """Shared by the samplers below: one item per image, cut into batches of `batch_size`.
 
-    def __init__(self, labels, batch_size):
+    `warnings`: lines for the caller to print once (empty when there is nothing to say).
+    """
+
+    def __init__(self, labels, batch_size, class_names=None):
         self.device = labels.device
         self.size = len(labels)
         self.batch_size = batch_size
         self.table = ClassTable(labels)
+        self.warnings = []
 
     def __len__(self):
         return math.ceil(self.size / self.batch_size)
@@ -75,6 +111,12 @@ class _EpochSampler:
     def _batches(self, *columns):
         columns = [column.to(self.device) for column in columns]
         return list(zip(*(column.split(self.batch_size) for column in columns)))
+
+
+def _need_two_classes(table, what):
+    if table.num_classes < 2:
+        raise ValueError(f"{what} need a negative of another class, but the labels hold only "
+                         f"{table.num_classes} class")
 
 
 class IndexSampler(_EpochSampler):
@@ -89,12 +131,24 @@ class PairSampler(_EpochSampler):
 
     `same` is 1.0 for a positive pair (another image of the anchor's class) and 0.0 for a
     negative pair (an image of another class); exactly half of an epoch's pairs are positive.
+    An image of a class with a single image is paired once too, always negatively; the positive
+    half is drawn among the other images (all of them are positive if they are fewer than half).
     """
+
+    def __init__(self, labels, batch_size, class_names=None):
+        super().__init__(labels, batch_size, class_names)
+        _need_two_classes(self.table, "pairs")
+        warning = self.table.singleton_warning(class_names, "paired only with other classes' images")
+        self.warnings = [warning] if warning else []
 
     def epoch(self, generator):
         first = torch.randperm(self.size, generator=generator)
         same = torch.zeros(self.size)
-        same[torch.randperm(self.size, generator=generator)[: self.size // 2]] = 1.0
+        if len(self.table.singletons) == 0:
+            same[torch.randperm(self.size, generator=generator)[: self.size // 2]] = 1.0
+        else:
+            eligible = self.table.has_partner(first).nonzero().flatten()
+            same[eligible[torch.randperm(len(eligible), generator=generator)[: self.size // 2]]] = 1.0
         second = torch.where(same.bool(), self.table.positives(first, generator),
                              self.table.negatives(first, generator))
         return self._batches(first, second, same)
@@ -102,10 +156,28 @@ class PairSampler(_EpochSampler):
 
 class TripletSampler(_EpochSampler):
     """Batches `(anchor, positive, negative)`: positive of the anchor's class and not the
-    anchor itself, negative of another class."""
+    anchor itself, negative of another class.
+
+    An image of a class with a single image is never an anchor (it has no positive), only a
+    negative: an epoch has one triplet per image of the other classes.
+    """
+
+    def __init__(self, labels, batch_size, class_names=None):
+        super().__init__(labels, batch_size, class_names)
+        _need_two_classes(self.table, "triplets")
+        self.anchors = self.table.has_partner(torch.arange(self.size))
+        if not self.anchors.any():
+            raise ValueError("no class has two images: triplets need an anchor and a positive of one class")
+        warning = self.table.singleton_warning(class_names, "never an anchor, only a negative")
+        self.warnings = [warning] if warning else []
+
+    def __len__(self):
+        return math.ceil(int(self.anchors.sum()) / self.batch_size)
 
     def epoch(self, generator):
         anchor = torch.randperm(self.size, generator=generator)
+        if len(self.table.singletons):
+            anchor = anchor[self.anchors[anchor]]
         return self._batches(anchor, self.table.positives(anchor, generator),
                              self.table.negatives(anchor, generator))
 
@@ -119,18 +191,26 @@ class BalancedBatchSampler:
     fresh random permutation cut into chunks of K (the last n mod K images of a pass are left
     out of it; the next pass is a new permutation, so they are not owed a place there); a class
     with fewer than K images fills its chunk with its permutation repeated, so each of its
-    images appears floor(K/n) or ceil(K/n) times in the batch. An epoch has N // (P K) batches
+    images appears floor(K/n) or ceil(K/n) times in the batch. A class with a single image is
+    never drawn (its K copies would be positive pairs of an image with itself): P may not exceed
+    the number of classes with two images or more. An epoch has N // (P K) batches
     (at least one), so it holds about as many images as the split and most images are used
     once (on MNIST, 58,800 distinct images of 60,000 an epoch), each epoch drawn afresh.
     `--batch-size` plays no part: P K is the batch.
     """
 
-    def __init__(self, labels, classes_per_batch, images_per_class):
+    def __init__(self, labels, classes_per_batch, images_per_class, class_names=None):
         self.device = labels.device
         self.table = ClassTable(labels)
         if classes_per_batch > self.table.num_classes:
             raise ValueError(f"{classes_per_batch} classes per batch, but the labels hold only "
                              f"{self.table.num_classes} classes")
+        pairable = self.table.num_pairable
+        if classes_per_batch > pairable:
+            raise ValueError(f"{classes_per_batch} classes per batch, but only {pairable} classes "
+                             f"have two images or more (a class of one image cannot form a positive pair)")
+        warning = self.table.singleton_warning(class_names, "left out of the batches")
+        self.warnings = [warning] if warning else []
         self.classes_per_batch = classes_per_batch
         self.images_per_class = images_per_class
         self.num_batches = max(len(labels) // (classes_per_batch * images_per_class), 1)
@@ -139,7 +219,7 @@ class BalancedBatchSampler:
         return self.num_batches
 
     def epoch(self, generator):
-        weights = self.table.count.double().expand(self.num_batches, -1)
+        weights = torch.where(self.table.count > 1, self.table.count, 0).double().expand(self.num_batches, -1)
         classes = torch.multinomial(weights, self.classes_per_batch, generator=generator)  # (batches, P)
         # The i-th time a class is drawn in the epoch, it gives its i-th chunk of K images.
         drawn = torch.zeros(self.num_batches, self.table.num_classes, dtype=torch.long)

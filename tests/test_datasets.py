@@ -7,14 +7,16 @@ import torch
 import torchvision
 
 from conftest import write_idx
-from datasets import DatasetError, canonical_dataset_name, load_split
+from datasets import DatasetError, Split, canonical_dataset_name, load_split
+from datasets.split import channel_statistics
 import numpy as np
 
 
 def test_load_split_reads_the_idx_files_onto_the_device(tiny_data):
     train = load_split("MNIST", tiny_data, train=True)
     test = load_split("MNIST", tiny_data, train=False)
-    assert train.images.shape == (120, 28, 28) and train.images.dtype == torch.uint8
+    assert train.images.shape == (120, 1, 28, 28) and train.images.dtype == torch.uint8
+    assert train.shape == (1, 28, 28) and train.mean == (0.1307,) and train.std == (0.3081,)
     assert test.labels.shape == (50,) and test.labels.dtype == torch.int64
     assert torch.equal(torch.bincount(train.labels), torch.full((10,), 12))
 
@@ -23,16 +25,43 @@ def test_inputs_are_normalised_float_batches(tiny_data):
     split = load_split("MNIST", tiny_data, train=True)
     batch = split.inputs(torch.tensor([3, 0, 7]))
     assert batch.shape == (3, 1, 28, 28) and batch.dtype == torch.float32
-    expected = (split.images[[3, 0, 7]].float() / 255 - split.mean) / split.std
-    assert torch.allclose(batch.squeeze(1), expected, atol=1e-6)
+    expected = (split.images[[3, 0, 7]].float() / 255 - 0.1307) / 0.3081
+    assert torch.allclose(batch, expected, atol=1e-6)
 
 
 def test_pixels_are_intensities_in_zero_one(tiny_data):
     split = load_split("MNIST", tiny_data, train=True)
     batch = split.pixels(torch.tensor([5, 2]))
     assert batch.shape == (2, 1, 28, 28) and batch.dtype == torch.float32
-    assert torch.equal(batch.squeeze(1) * 255, split.images[[5, 2]].float())
+    assert torch.equal(batch * 255, split.images[[5, 2]].float())
     assert batch.min() == 0 and batch.max() == 1  # the tiny images hold black-ish noise and 255
+
+
+def test_colour_inputs_are_normalised_channel_by_channel():
+    images = torch.randint(0, 256, (4, 3, 5, 6), dtype=torch.uint8)
+    split = Split(images, torch.zeros(4, dtype=torch.long), ["a"], mean=(0.1, 0.5, 0.9), std=(0.2, 0.3, 0.4))
+    assert split.shape == (3, 5, 6)
+    batch = split.inputs(torch.tensor([2, 0]))
+    for c, (mean, std) in enumerate([(0.1, 0.2), (0.5, 0.3), (0.9, 0.4)]):
+        assert torch.allclose(batch[:, c], (images[[2, 0], c].float() / 255 - mean) / std, atol=1e-5)
+    assert torch.equal(split.inputs(slice(1, 3)), split.inputs(torch.tensor([1, 2])))
+    assert torch.equal(split.pixels(slice(0, 4)) * 255, images.float())
+
+
+def test_a_split_of_images_without_channels_has_one():
+    split = Split(torch.zeros(2, 7, 7, dtype=torch.uint8), torch.zeros(2, dtype=torch.long), ["a"], 0.5, 0.25)
+    assert split.images.shape == (2, 1, 7, 7) and split.mean == (0.5,) and split.std == (0.25,)
+    with pytest.raises(ValueError, match="3 channels, but 1 means"):
+        Split(torch.zeros(2, 3, 7, 7, dtype=torch.uint8), torch.zeros(2, dtype=torch.long), ["a"], 0.5, 0.25)
+
+
+def test_channel_statistics_are_exact():
+    images = torch.tensor([[[[0, 255]], [[51, 51]]], [[[255, 255]], [[102, 102]]]], dtype=torch.uint8)  # (2, 2, 1, 2)
+    mean, std = channel_statistics(images, chunk=1)
+    red = torch.tensor([0, 255, 255, 255]) / 255.0
+    assert mean[0] == pytest.approx(0.75) and std[0] == pytest.approx(red.std(unbiased=False).item())
+    assert mean[1] == pytest.approx(0.3) and std[1] == pytest.approx(0.1)
+    assert channel_statistics(torch.full((3, 1, 2, 2), 9, dtype=torch.uint8)) == ((9 / 255,), (1.0,))
 
 
 def test_dataset_names_are_case_insensitive():
