@@ -66,7 +66,9 @@ def parse_args(argv=None):
             "stopped by Ctrl-C/SIGTERM at the end of a batch: the files show the last completed "
             "epoch, and the run prints the --resume command that continues it.", 78))
     parser.add_argument("network", help=f"one of: {networks} (also accepted: {aliases})")
-    parser.add_argument("dataset", help=f"one of: {', '.join(DATASETS)} (any case)")
+    parser.add_argument("dataset", help=f"{' or '.join(DATASETS)} (any case), or a folder of your images, "
+                                        f"<folder>/<class>/<image>, with train/ and test/ or split by "
+                                        f"--test-fraction")
     parser.add_argument("--lr", type=parse_number(float), default=1e-2,
                         help="peak learning rate of Adam's one-cycle schedule: it warms up to this "
                              "over the first 30%% of the run, then anneals towards zero")
@@ -97,8 +99,9 @@ def parse_args(argv=None):
                              "1 against the class)")
     parser.add_argument("--margin", type=parse_number(float), default=1.0,
                         help="margin of the contrastive and triplet losses, online ones included")
-    parser.add_argument("--classes-per-batch", type=parse_number(int), default=10, metavar="P",
-                        help="online-contrastive, online-triplet: classes in each batch")
+    parser.add_argument("--classes-per-batch", type=parse_number(int), default=None, metavar="P",
+                        help="online-contrastive, online-triplet: classes in each batch (default: 10, "
+                             "or the number of classes if fewer)")
     parser.add_argument("--images-per-class", type=parse_number(int), default=16, metavar="K",
                         help="online-contrastive, online-triplet: images of each of those classes")
     parser.add_argument("--mining", metavar="{" + ",".join(MINING) + "}", default="batch-hard",
@@ -110,6 +113,13 @@ def parse_args(argv=None):
                         help=f"the trunk every network builds on: {', '.join(BACKBONES)} (original: the "
                              f"original project's small convolutional net; wide: 32/64 filters and "
                              f"256-unit layers, about 10 times the parameters and time, a better space)")
+    parser.add_argument("--image-size", type=parse_number(int), default=None, metavar="PIXELS",
+                        help="a folder's images are resized (shorter side) and centre-cropped to this "
+                             "(default: their own size when all share one square size from 16 to 64, "
+                             "else 16 or 64, whichever is nearer)")
+    parser.add_argument("--test-fraction", type=parse_number(float), default=0.2,
+                        help="a folder without train/ and test/: the share of each class held out as "
+                             "the test split, drawn with --seed")
     parser.add_argument("--resume", metavar="PATH", default=None,
                         help="continue the run saved in PATH (a model.pt written by an earlier run "
                              "of the same network, data set, --latent-dims and --backbone, finished or "

@@ -12,6 +12,8 @@ import math
 import os
 from dataclasses import dataclass, field
 
+from datasets.names import folder_name, is_path
+
 from .errors import ConfigError
 from .names import ALIASES, BACKBONES, MINING, NETWORKS
 
@@ -40,16 +42,19 @@ class Config:
     data_dir: str = field(default_factory=default_data_dir)
     latent_dims: int = 2
     margin: float = 1.0
-    classes_per_batch: int = 10     # online-contrastive, online-triplet: P classes x K images a batch
+    classes_per_batch: int | None = None  # online-*: P classes x K images a batch (None: min(10, classes))
     images_per_class: int = 16
     mining: str = "batch-hard"      # online-triplet: batch-hard, semi-hard or all
     resume: str | None = None       # a model.pt to continue from; epochs is then the total
     backbone: str = "original"      # the trunk every network builds on (networks/backbones.py)
+    image_size: int | None = None   # a folder's images are resized to this (None: datasets/folder.py's rule)
+    test_fraction: float = 0.2      # a folder without train/ and test/: the share of each class held out
 
     @property
     def prefix(self) -> str:
         """Where a run's files go: `<output>/<network>-<dataset>-<what>`."""
-        return os.path.join(self.output, f"{self.network}-{self.dataset}-")
+        name = folder_name(self.dataset) if is_path(self.dataset) else self.dataset   # as typed, or the folder's name
+        return os.path.join(self.output, f"{self.network}-{name}-")
 
 
 def flag(option: str) -> str:
@@ -76,7 +81,9 @@ RULES = {
     "seed": (lambda v: isinstance(v, int) and 0 <= v < SEED_LIMIT, "a whole number from 0 to 2**63 - 1"),
     "latent_dims": (_count, f"a whole number from 1 to {INT_LIMIT}"),
     "margin": (lambda v: _finite(v) and v >= 0, "a finite number of 0 or more"),
-    "classes_per_batch": (_count, f"a whole number from 1 to {INT_LIMIT}"),
+    "classes_per_batch": (lambda v: v is None or _count(v), f"a whole number from 1 to {INT_LIMIT}"),
+    "image_size": (lambda v: v is None or (isinstance(v, int) and 16 <= v <= 1024), "a whole number of pixels from 16 to 1024"),
+    "test_fraction": (lambda v: _finite(v) and 0 < v < 1, "a number between 0 and 1"),
     "images_per_class": (_count, f"a whole number from 1 to {INT_LIMIT}"),
     "mining": (lambda v: v in MINING, "one of " + ", ".join(MINING)),
     "resume": (lambda v: v is None or bool(v), "the model.pt of the run to continue"),

@@ -8,13 +8,14 @@ Every `batch_loss(model, split, batch, config)` looks its images up with `split.
 and a siamese or triplet step embeds all its images in one forward pass.
 """
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Callable, Protocol, Sequence
 
 import torch
 from torch import nn
 
-from datasets import BalancedBatchSampler, IndexSampler, PairSampler, Split, TripletSampler
+from datasets import BalancedBatchSampler, ClassTable, IndexSampler, PairSampler, Split, TripletSampler
 from losses import (binary_cross_entropy_with_logits, contrastive_loss, cross_entropy_loss,
                     negative_elbo, online_contrastive_loss, online_triplet_loss, triplet_loss)
 from networks import ClassificationNet, EmbeddingNet, KochSiameseNet, VariationalAutoencoder
@@ -39,7 +40,7 @@ class ModelFactory(Protocol):
 
 
 class SamplerFactory(Protocol):
-    def __call__(self, labels: torch.Tensor, config: Config) -> Sampler: ...
+    def __call__(self, labels: torch.Tensor, config: Config, class_names: list | None = None) -> Sampler: ...
 
 
 class BatchLoss(Protocol):
@@ -119,17 +120,25 @@ def _trunk(config, shape):
 
 
 def _batches_of(sampler_class):
-    return lambda labels, config: sampler_class(labels, config.batch_size)
+    def make(labels, config, class_names=None):
+        try:
+            return sampler_class(labels, config.batch_size, class_names=class_names)
+        except ValueError as error:   # a single class: no pair of different classes
+            raise ConfigError(f"{config.network}: {error}") from None
+    return make
 
 
-def _balanced_batches(labels, config):
+def _balanced_batches(labels, config, class_names=None):
+    if config.classes_per_batch is None:   # as many classes as a batch can hold, up to 10
+        config = dataclasses.replace(config, classes_per_batch=max(2, min(10, ClassTable(labels).num_pairable)))
     for option, what in (("classes_per_batch", "classes (a batch of one class has no negatives)"),
                          ("images_per_class", "images of each class (one image has no positive)")):
         if getattr(config, option) < 2:
             raise ConfigError(f"--{option.replace('_', '-')} {getattr(config, option)} is too few for "
                               f"{config.network}: it mines within a batch and needs at least 2 {what}")
     try:
-        return BalancedBatchSampler(labels, config.classes_per_batch, config.images_per_class)
+        return BalancedBatchSampler(labels, config.classes_per_batch, config.images_per_class,
+                                    class_names=class_names)
     except ValueError as error:
         raise ConfigError(f"--classes-per-batch {config.classes_per_batch}: {error}") from None
 

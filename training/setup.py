@@ -7,12 +7,14 @@ their runs through `set_up` too, so they train exactly what train.py trains.
 """
 
 import dataclasses
+import os
+import sys
 from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
-from datasets import DatasetError, Split, canonical_dataset_name, load_split
+from datasets import ClassTable, DatasetError, Split, canonical_dataset_name, is_path, load_dataset
 
 from .checkpoint import load_checkpoint, restore
 from .config import Config, canonical_network, unknown_name_message, validate
@@ -55,6 +57,8 @@ class Run:
     first_epoch: int = 1
     cycle_start: int = 0         # the epochs trained before the learning rate's current cycle
     warnings: list = field(default_factory=list)   # lines to show once, before training
+    source: dict = field(default_factory=dict)     # what the data was, for metrics.json
+    held_out: list | None = None                   # a folder's files held out as its test split
     initial_val_loss: float | None = None   # the untrained network's: what "diverged" compares to
     alarms: dict = field(default_factory=dict)     # "collapsed"/"diverged" -> (epoch, warning line)
 
@@ -63,24 +67,28 @@ def set_up(config: Config) -> Run:
     """Check `config` and build its run; RunError (nothing written) when anything is wrong."""
     validate(config)
     experiment = find_experiment(config.network)
-    dataset = canonical_dataset_name(config.dataset)
-    if dataset is None:
-        raise ConfigError(unknown_name_message("dataset", config.dataset, list(DATASETS)))
-    identity = {"network": canonical_network(config.network), "dataset": dataset,
-                "latent_dims": config.latent_dims, "backbone": config.backbone}
-    settings = {option: getattr(config, option) for option in experiment.settings}
-    checkpoint = (load_checkpoint(config.resume, identity, config.epochs, settings)
-                  if config.resume is not None else None)
+    if canonical_dataset_name(config.dataset) is None and not os.path.exists(config.dataset) and not any(
+            separator in config.dataset for separator in "/" + os.sep):
+        raise ConfigError(unknown_name_message("dataset", config.dataset, list(DATASETS))
+                          + ", or a folder of images, <folder>/<class>/<image>")
     device = resolve_device(config.device)
     check_output_folder(config.output)
     try:
         with out_of_memory_explained(device, "the data sets did not fit (they are held there whole, "
-                                             "as bytes); free some memory" +
-                                             (", or try --device cpu" if device.type != "cpu" else "")):
-            train = load_split(dataset, config.data_dir, train=True, device=device)
-            test = load_split(dataset, config.data_dir, train=False, device=device)
+                                             "as bytes); free some memory, or try a smaller --image-size" +
+                                             (", or --device cpu" if device.type != "cpu" else "")):
+            data = load_dataset(config.dataset, config.data_dir, device, config.image_size,
+                                config.test_fraction, config.seed, progress=sys.stderr.isatty())
     except DatasetError as error:
-        raise RunError(str(error)) from None
+        raise ConfigError(str(error)) from None
+    train, test = data.train, data.test
+    if config.classes_per_batch is None:   # as many classes as a batch can hold, up to 10
+        config = dataclasses.replace(config, classes_per_batch=max(2, min(10, ClassTable(train.labels).num_pairable)))
+    identity = {"network": canonical_network(config.network), "dataset": data.name,
+                "latent_dims": config.latent_dims, "backbone": config.backbone}
+    settings = {option: getattr(config, option) for option in experiment.settings}
+    checkpoint = (load_checkpoint(config.resume, identity, config.epochs, settings)
+                  if config.resume is not None else None)
 
     seed_everything(config.seed, device)
     with out_of_memory_explained(device, f"a network with --latent-dims {config.latent_dims} does not "
@@ -90,15 +98,16 @@ def set_up(config: Config) -> Run:
         except ValueError as error:   # a backbone that cannot take images this small
             raise ConfigError(f"--backbone {config.backbone}: {error}") from None
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    sampler = experiment.make_sampler(train.labels, config)
+    sampler = experiment.make_sampler(train.labels, config, train.class_names)
     run = Run(config=config, experiment=experiment, identity=identity, device=device, train=train,
               test=test, model=model, optimizer=optimizer, schedule=None, sampler=sampler,
               generator=torch.Generator().manual_seed(config.seed),
               # Drawn once, so that the validation loss of every epoch is measured on the same items.
-              validation_batches=first_items(experiment.make_sampler(test.labels, config).epoch(
-                  torch.Generator().manual_seed(config.seed + VALIDATION_SEED_OFFSET)), VALIDATION_ITEMS),
+              validation_batches=validation_batches(experiment, test, config),
               silhouette_sample=fixed_sample(len(test), SILHOUETTE_SAMPLE, config.seed + SILHOUETTE_SEED_OFFSET),
               retrieval_sample=fixed_sample(len(test), RETRIEVAL_SAMPLE, config.seed + RETRIEVAL_SEED_OFFSET))
+    run.warnings += data.warnings + getattr(sampler, "warnings", [])
+    run.source, run.held_out = data.source, data.held_out
     if "batch_size" in experiment.settings and config.batch_size > len(train):
         run.warnings.append(f"warning: --batch-size {config.batch_size} is larger than the training split "
                             f"({len(train)} items): each epoch is one batch of {len(train)}")
@@ -116,6 +125,20 @@ def set_up(config: Config) -> Run:
                                       total_steps=(config.epochs - run.cycle_start) * len(sampler),
                                       steps_done=(run.first_epoch - 1 - run.cycle_start) * len(sampler))
     return run
+
+
+def validation_batches(experiment: Experiment, test: Split, config: Config) -> list:
+    """The test items the validation loss is measured on, drawn once, so that every epoch is
+    measured on the same ones. A folder's test split may hold fewer classes of two or more
+    images than a training batch: its P x K batches take as many as there are."""
+    pairable = ClassTable(test.labels).num_pairable
+    if config.classes_per_batch is not None and pairable < config.classes_per_batch:
+        if pairable < 2:   # no batch can be mined: one plain batch of every test image
+            return [(torch.arange(len(test), device=test.labels.device),)]
+        config = dataclasses.replace(config, classes_per_batch=pairable)
+    generator = torch.Generator().manual_seed(config.seed + VALIDATION_SEED_OFFSET)
+    return first_items(experiment.make_sampler(test.labels, config, test.class_names).epoch(generator),
+                       VALIDATION_ITEMS)
 
 
 def input_shape(split: Split) -> tuple:
