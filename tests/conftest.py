@@ -50,12 +50,21 @@ def tiny_data(tmp_path_factory):
     return root
 
 
+def find_real_data(environment=os.environ):
+    """The folder holding the real MNIST: $SIAMESE_DATA_DIR, else ./data of the repository, where
+    the README's first command downloads it; None when neither holds it."""
+    for root in (environment.get(REAL_DATA_VARIABLE), os.path.join(ROOT, "data")):
+        if root and os.path.isfile(os.path.join(root, "MNIST", "raw", "train-images-idx3-ubyte")):
+            return root
+    return None
+
+
 @pytest.fixture(scope="session")
 def real_data():
-    root = os.environ.get(REAL_DATA_VARIABLE)
-    if not root or not os.path.isfile(os.path.join(root, "MNIST", "raw", "train-images-idx3-ubyte")):
-        pytest.skip(f"real MNIST not found: set {REAL_DATA_VARIABLE} to a folder holding "
-                    f"MNIST/raw/*-ubyte (.ci/run points it at ../shared/datasets)")
+    root = find_real_data()
+    if root is None:
+        pytest.skip(f"real MNIST not found: set {REAL_DATA_VARIABLE} to a folder holding MNIST/raw/*-ubyte, "
+                    f"or run the README's first command, which downloads it to ./data")
     return root
 
 

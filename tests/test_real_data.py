@@ -38,3 +38,15 @@ def test_siamese_contrastive_one_epoch_reaches_the_knn_floor(real_data, tmp_path
     independent = brute_force_knn_accuracy(arrays["train_embeddings"], arrays["train_labels"],
                                            arrays["test_embeddings"], arrays["test_labels"])
     assert abs(reported - independent) <= 2 / 10000  # float32 against float64: a near-tie may flip
+
+
+def test_the_real_data_is_found_where_the_readmes_first_command_put_it(tmp_path, monkeypatch):
+    import conftest
+    raw = tmp_path / "data" / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    (raw / "train-images-idx3-ubyte").write_bytes(b"")
+    monkeypatch.setattr(conftest, "ROOT", str(tmp_path))
+    assert conftest.find_real_data({}) == str(tmp_path / "data")
+    assert conftest.find_real_data({"SIAMESE_DATA_DIR": str(tmp_path / "elsewhere")}) == str(tmp_path / "data")
+    monkeypatch.setattr(conftest, "ROOT", str(tmp_path / "empty"))
+    assert conftest.find_real_data({}) is None

@@ -44,8 +44,7 @@ def save_checkpoint(path, run):
         # What rebuilds the model without the training options (embed.py, search.py).
         "model_kind": type(run.model).__name__,
         "hyperparameters": run.model.hyperparameters,
-        "preprocessing": {"mean": list(run.train.mean) if hasattr(run.train.mean, "__len__") else [run.train.mean],
-                          "std": list(run.train.std) if hasattr(run.train.std, "__len__") else [run.train.std],
+        "preprocessing": {"mean": list(run.train.mean), "std": list(run.train.std),
                           "class_names": list(run.train.class_names)},
         "initial_val_loss": run.initial_val_loss,
         "alarms": run.alarms,
