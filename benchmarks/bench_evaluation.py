@@ -111,8 +111,8 @@ def main(argv=None):
                                    "full evaluation", "last epoch's evaluation")}
     for repeat in range(args.repeats + 1):  # the first round warms up and is not counted
         with Progress(len(run.sampler), enabled=False) as progress, Interruption() as interruption:
-            seconds, _ = timed(lambda: train_epoch(run, repeat + 1, progress, lambda index: None, interruption),
-                               device)
+            seconds, _ = timed(lambda: train_epoch(run, repeat + 1, progress, lambda index: None,
+                                                   interruption), device)
         parts = {"training epoch (scaled)": seconds * epoch_batches / len(run.sampler)}
         parts["validation loss"], _ = timed(
             lambda: validation_loss(scored, run.experiment, test, run.validation_batches, config), device)
