@@ -7,10 +7,11 @@ The issue's budget: a full evaluation of MNIST (validation loss, embedding both 
 accuracy, precision@1, MAP@R, silhouette) must cost less than a fifth of a training epoch of
 siamese-contrastive at the default settings. Every epoch but the last scores precision@1 and
 MAP@R on a fixed sample of queries (training/evaluation.py); the last epoch's evaluation, with
-every test image as a query, is reported beside it. A training epoch is timed over
---train-batches batches and scaled to a whole epoch; both are medians of --repeats, measured
-alternately, so that a busy machine slows both alike. Prints one line per part and the ratio,
-with the machine.
+every test image as a query, is reported beside it. The run is built by training.setup.set_up,
+as train.py builds it, and trained and scored by the loop's own functions. A training epoch is
+timed over its first --train-batches batches and scaled to a whole epoch; both are medians of
+--repeats, measured alternately, so that a busy machine slows both alike. Prints one line per
+part and the ratio, with the machine.
 
 How long ranking every query takes depends on how well the space is trained (a trained space
 has few items of other classes among a query's first R: training/metrics.py), so the last
@@ -31,16 +32,29 @@ import torch
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from datasets import DatasetError, load_split  # noqa: E402
-from train import positive  # noqa: E402
-from training import Config, default_data_dir, find_experiment  # noqa: E402
-from training.errors import RunError, first_line  # noqa: E402
-from training.evaluation import (RETRIEVAL_SAMPLE, SILHOUETTE_SAMPLE, embed, evaluate,  # noqa: E402
-                                 fixed_sample)
+from training import Config, RunError, default_data_dir  # noqa: E402
+from training.config import positive  # noqa: E402
+from training.errors import first_line  # noqa: E402
+from training.evaluation import embed, evaluate  # noqa: E402
 from training.interruption import Interruption  # noqa: E402
-from training.loop import (VALIDATION_ITEMS, Progress, first_items, one_cycle_schedule,  # noqa: E402
-                           resolve_device, train_epoch, validation_loss)
+from training.loop import train_epoch, validation_loss  # noqa: E402
 from training.metrics import knn_accuracy, retrieval_scores, silhouette  # noqa: E402
+from training.progress import Progress  # noqa: E402
+from training.setup import input_shape, set_up  # noqa: E402
+
+
+class FirstBatches:
+    """The first `count` batches of each epoch `sampler` draws: a training epoch cut short, to
+    time. Each epoch is still drawn whole, as a run draws it."""
+
+    def __init__(self, sampler, count):
+        self.sampler, self.count = sampler, count
+
+    def __len__(self):
+        return min(self.count, len(self.sampler))
+
+    def epoch(self, generator):
+        return self.sampler.epoch(generator)[:self.count]
 
 
 def synchronise(device):
@@ -69,48 +83,39 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
+    # A run as train.py sets it up, with enough epochs in its learning-rate schedule for every
+    # round's shortened epoch; what it evaluates (validation batches, the silhouette's sample,
+    # the retrieval queries) is drawn from the Config's seed, as in a run.
+    config = Config("siamese-contrastive", "MNIST", data_dir=args.data_dir, device=args.device,
+                    epochs=args.repeats + 1)
     try:
-        device = resolve_device(args.device)
-        train = load_split("MNIST", args.data_dir, train=True, device=device)
-        test = load_split("MNIST", args.data_dir, train=False, device=device)
-    except (RunError, DatasetError) as error:
+        run = set_up(config)
+    except RunError as error:
         parser.error(str(error))
-    config = Config("siamese-contrastive", "MNIST", data_dir=args.data_dir, device=str(device))
-    experiment = find_experiment(config.network)
-    scored = None       # the model evaluated: the one --model holds, else the one being trained
+    device, train, test = run.device, run.train, run.test
+    scored = run.model     # the model evaluated: the one --model holds, else the one being trained
     if args.model:
-        scored = experiment.make_model(config).to(device)
+        scored = run.experiment.make_model(config, input_shape(train), len(train.class_names)).to(device)
         try:
             scored.load_state_dict(torch.load(args.model, map_location=device, weights_only=True)["model"])
         except Exception as error:  # a missing file, no checkpoint, another network's weights, ...
             parser.error(f"--model {args.model} is not the model.pt of a siamese-contrastive MNIST run "
                          f"({first_line(error)})")
-    torch.manual_seed(0)
-    model = experiment.make_model(config).to(device)
-    if scored is None:
-        scored = model
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    sampler = experiment.make_sampler(train.labels, config)
-    schedule = one_cycle_schedule(optimizer, config.lr, total_steps=(args.repeats + 1) * args.train_batches)
-    validation_batches = first_items(experiment.make_sampler(test.labels, config).epoch(torch.Generator().manual_seed(1)),
-                                     VALIDATION_ITEMS)
-    sample = fixed_sample(len(test), SILHOUETTE_SAMPLE, 2)
-    queries = fixed_sample(len(test), RETRIEVAL_SAMPLE, 3)
-    generator = torch.Generator().manual_seed(0)
-    batches = sampler.epoch(generator)[:args.train_batches]
+    epoch_batches = len(run.sampler)
+    run.sampler = FirstBatches(run.sampler, args.train_batches)
+    sample, queries = run.silhouette_sample, run.retrieval_sample
 
     times = {name: [] for name in ("training epoch (scaled)", "validation loss", "embed training set",
                                    "embed test set", "k-NN accuracy", "precision@1 + MAP@R",
                                    "  ... every query", "silhouette", "evaluate() in all",
                                    "full evaluation", "last epoch's evaluation")}
     for repeat in range(args.repeats + 1):  # the first round warms up and is not counted
-        with Progress(len(batches), enabled=False) as progress, Interruption() as interruption:
-            seconds, _ = timed(lambda: train_epoch(model, experiment, train, batches, optimizer, schedule,
-                                                   config, 1, progress, lambda *_: None, interruption),
-                               device)
-        parts = {"training epoch (scaled)": seconds * len(sampler) / len(batches)}
+        with Progress(len(run.sampler), enabled=False) as progress, Interruption() as interruption:
+            seconds, _ = timed(lambda: train_epoch(run, repeat + 1, progress, lambda index: None,
+                                                   interruption), device)
+        parts = {"training epoch (scaled)": seconds * epoch_batches / len(run.sampler)}
         parts["validation loss"], _ = timed(
-            lambda: validation_loss(scored, experiment, test, validation_batches, config), device)
+            lambda: validation_loss(scored, run.experiment, test, run.validation_batches, config), device)
         parts["embed training set"], train_embedding = timed(lambda: embed(scored, train), device)
         parts["embed test set"], test_embedding = timed(lambda: embed(scored, test), device)
         parts["k-NN accuracy"], _ = timed(lambda: knn_accuracy(train_embedding, train.labels,
@@ -140,7 +145,7 @@ def main(argv=None):
         ratio = statistics.median(e / t for e, t in zip(times[name], times["training epoch (scaled)"]))
         print(f"{name} / training epoch: {ratio:.3f} (budget 0.2)")
     # A default run evaluates after every epoch: all but the last with sampled retrieval queries.
-    epochs = config.epochs
+    epochs = Config(config.network, config.dataset).epochs
     ratio = statistics.median(((epochs - 1) * e + last) / (epochs * t) for e, last, t in
                               zip(times["full evaluation"], times["last epoch's evaluation"],
                                   times["training epoch (scaled)"]))

@@ -12,8 +12,8 @@
    OMP_NUM_THREADS=1 costs.
 3. Whole process: `train.py NETWORK MNIST --epochs 1 --animation` against `classic.py` with the
    same arguments, alternately, wall clock and peak memory; and where train.py's seconds go
-   (start-up and imports, data loading, training, evaluation, plotting, GIF), from an
-   instrumented run of the same command.
+   (start-up and imports, data loading, the rest of the run's setup, training, evaluation,
+   plotting, GIF, file writing), from an instrumented run of the same command (PROFILED).
 4. Time to quality: the test-set 5-NN accuracy of whole `train.py` runs of each
    `--time-to-quality` network against wall-clock seconds, under each `--quality-settings`:
    by default train.py's defaults and the original's learning rate and batch size; `all` adds
@@ -24,9 +24,12 @@ from one run of this script.
 """
 
 import argparse
+import collections
+import contextlib
 import functools
-import inspect
+import importlib
 import json
+import math
 import os
 import platform
 import statistics
@@ -39,7 +42,7 @@ import torch
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
-from train import non_negative_float, positive  # noqa: E402  (train.py's checks of its numbers)
+from training.config import default_data_dir, parse_number, positive  # noqa: E402  (torch-free)
 
 # Run a command as a child and report its wall clock and peak resident memory. A fresh
 # launcher per run, so RUSAGE_CHILDREN holds that run's processes only (on Linux ru_maxrss is
@@ -71,57 +74,47 @@ def worker_command(**job):
 
 # ---------------------------------------------------------------- workers (one per process)
 
-def one_epoch(pipeline, network, batch_size, samples, data_dir, device, threads=None):
-    """Train `network` one epoch on the first `samples` MNIST images, on `threads` torch
-    threads (None: torch's default); seconds of the epoch.
+def one_epoch(pipeline, network, batch_size, data_dir, device, threads=None):
+    """Train `network` one epoch on the MNIST in `data_dir`, on `threads` torch threads (None:
+    torch's default); (seconds of the epoch, items trained).
 
+    The suite's run is built by training.setup.set_up, as train.py builds it; the classic
+    pipeline trains the same network from the same first weights (classic.classic_model).
     Loading the data set and building the model are not timed (both pipelines pay them once per
     process, see the whole-process figures); the epoch is: drawing its pairs or triplets,
     every batch, and (classic only) the counting pass over the loader.
     """
-    from training import Config, find_experiment
-    from training.loop import resolve_device
+    from training import Config
 
     if threads:
         torch.set_num_threads(threads)
-    device = resolve_device(device)
-    config = Config(network, "MNIST", batch_size=batch_size, data_dir=data_dir)
-    torch.manual_seed(0)
-    model = find_experiment(network).make_model(config).to(device)
-    if pipeline == "suite":
-        return suite_epoch(model, config, samples, device)
-    return classic_epoch(model, torch.optim.Adam(model.parameters(), lr=config.lr), config, samples, device)
+    config = Config(network, "MNIST", epochs=1, batch_size=batch_size, data_dir=data_dir, device=device)
+    return suite_epoch(config) if pipeline == "suite" else classic_epoch(config)
 
 
-def suite_epoch(model, config, samples, device):
-    from datasets import load_split
-    from training import find_experiment
-    from training.loop import Progress, one_cycle_schedule, train_epoch
+def suite_epoch(config):
     from training.interruption import Interruption
+    from training.loop import train_epoch
+    from training.progress import Progress
+    from training.setup import set_up
 
-    split = load_split("MNIST", config.data_dir, train=True, device=device)
-    split.images, split.labels = split.images[:samples], split.labels[:samples]
-    experiment = find_experiment(config.network)
-    sampler = experiment.make_sampler(split.labels, config)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    schedule = one_cycle_schedule(optimizer, config.lr, total_steps=len(sampler))
-    generator = torch.Generator().manual_seed(0)
-    synchronise(device)
+    run = set_up(config)
+    synchronise(run.device)
     started = time.perf_counter()
-    with Progress(len(sampler), enabled=False) as progress, Interruption() as interruption:
-        train_epoch(model, experiment, split, sampler.epoch(generator), optimizer, schedule, config, 1,
-                    progress, lambda epoch, index: None, interruption)
-    synchronise(device)
-    return time.perf_counter() - started, len(split)
+    with Progress(len(run.sampler), enabled=False) as progress, Interruption() as interruption:
+        _, items = train_epoch(run, 1, progress, lambda index: None, interruption)
+    synchronise(run.device)
+    return time.perf_counter() - started, items
 
 
-def classic_epoch(model, optimizer, config, samples, device):
-    import numpy as np
+def classic_epoch(config):
+    from classic import classic_loader, classic_model, classic_train_epoch, torchvision_split
+    from training.setup import resolve_device
 
-    from classic import classic_loader, classic_train_epoch, torchvision_split
-
-    np.random.seed(0)
-    dataset = torchvision_split("MNIST", config.data_dir, train=True, size=samples)
+    device = resolve_device(config.device)
+    dataset = torchvision_split("MNIST", config.data_dir, train=True)
+    model = classic_model(config, dataset, device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     started = time.perf_counter()
     classic_train_epoch(model, config.network, classic_loader(config.network, dataset, config.batch_size),
                         optimizer, config, device)
@@ -134,54 +127,113 @@ def synchronise(device):
         torch.cuda.synchronize(device)
 
 
-def profiled_train(argv):
-    """Run train.py's main(argv) with a timer around each phase; seconds per phase.
+# Where a whole train.py process spends its seconds: (module, function, phase, called by every
+# run). Each function is wrapped where the run looks it up, in the module named, so these are
+# the names training/loop.py, training/setup.py and training/outputs.py call. A name that is not
+# there, or one marked as called by every run that was not called, stops the profile with an
+# error that names it: a renamed function cannot send its seconds to "other" unnoticed.
+# Besides these, every other function that training.outputs takes from plotting (the figures it
+# draws) is plotting.
+PROFILED = (
+    ("training.loop", "set_up", "run setup", True),        # model, optimiser, samples: less the data
+    ("training.setup", "load_dataset", "data loading", True),
+    ("training.loop", "train_epoch", "training", True),
+    ("training.loop", "validation_loss", "evaluation", True),
+    ("training.loop", "score", "evaluation", True),
+    ("training.loop", "embed", "evaluation", False),        # GIF frames within an epoch (--animation N)
+    ("training.outputs", "embed", "evaluation", False),     # the end of a run stopped early
+    ("training.loop", "save_checkpoint", "file writing", True),
+    ("training.loop", "write_metrics", "file writing", True),
+    ("training.loop", "remove_earlier_run", "file writing", False),   # not when resuming
+    ("training.loop", "write_results", "file writing", True),
+    ("training.outputs", "embeddings_npz", "file writing", True),
+    ("training.outputs", "write_atomically", "file writing", True),
+    ("training.outputs", "figure_to_png", "plotting", True),
+    ("training.outputs", "latent_space_gif", "GIF", False),  # with --animation
+)
+PLOTTING_CALLER = "training.outputs"
 
-    Timers nest exclusively (an embedding drawn for a GIF frame inside a training epoch counts
-    as evaluation, not training). Phases are recognised by the functions training.loop calls:
-    its own train_epoch, validation_loss, embed and write_figures, and whatever it imported
-    from datasets, training.evaluation, training.metrics and plotting; anything else inside
-    main() is `other`.
-    """
-    import train
-    import training.loop as loop
 
-    phases = {}
-    stack = []
+class Phases:
+    """Seconds per phase, from the calls of the functions wrapped with `timed`, and the number
+    of calls of each. Nested calls count exclusively: an embedding drawn inside a training
+    epoch is evaluation, and the epoch's seconds exclude it."""
 
-    def timed(phase, function):
+    def __init__(self, clock=time.perf_counter):
+        self.clock = clock
+        self.seconds = {}
+        self.calls = collections.Counter()
+        self._inner = []   # for each call under way: the seconds of the wrapped calls within it
+
+    def timed(self, phase, function, name):
         @functools.wraps(function)
         def wrapper(*args, **kwargs):
-            stack.append(0.0)
-            started = time.perf_counter()
+            self.calls[name] += 1
+            self._inner.append(0.0)
+            started = self.clock()
             try:
                 return function(*args, **kwargs)
             finally:
-                elapsed = time.perf_counter() - started
-                inner = stack.pop()
-                phases[phase] = phases.get(phase, 0.0) + elapsed - inner
-                if stack:
-                    stack[-1] += elapsed
+                elapsed = self.clock() - started
+                inner = self._inner.pop()
+                self.seconds[phase] = self.seconds.get(phase, 0.0) + elapsed - inner
+                if self._inner:
+                    self._inner[-1] += elapsed
         return wrapper
 
-    own = {"train_epoch": "training", "validation_loss": "evaluation", "embed": "evaluation",
-           "write_figures": "plotting"}
-    for name, value in list(vars(loop).items()):
-        if not inspect.isfunction(value):
-            continue
-        module = value.__module__
-        phase = (own.get(name) if module == loop.__name__ else
-                 "GIF" if name == "latent_space_gif" else
-                 "data loading" if module.startswith("datasets") else
-                 "evaluation" if module.startswith(("training.metrics", "training.evaluation")) else
-                 "plotting" if module.startswith("plotting") else None)
-        if phase:
-            setattr(loop, name, timed(phase, value))
-    started = time.perf_counter()
-    if train.main(argv) != 0:
-        raise SystemExit("train.py failed")
-    phases["other"] = time.perf_counter() - started - sum(phases.values())
-    return phases
+
+def profile_table(table=PROFILED):
+    """`table`, its modules imported, with the plotting functions of PLOTTING_CALLER that it
+    does not name added as plotting; LookupError naming every function of `table` that is not
+    in its module."""
+    missing = [f"{module}.{name}" for module, name, *_ in table
+               if not callable(getattr(importlib.import_module(module), name, None))]
+    if missing:
+        raise LookupError(f"the whole-process profile wraps {', '.join(missing)}, which no longer "
+                          f"exist(s): update PROFILED in benchmarks/bench_train.py to what the run calls")
+    named = {(module, name) for module, name, *_ in table}
+    caller = importlib.import_module(PLOTTING_CALLER)
+    plotting = [(PLOTTING_CALLER, name, "plotting", False) for name, value in sorted(vars(caller).items())
+                if (PLOTTING_CALLER, name) not in named and callable(value)
+                and getattr(value, "__module__", "").split(".")[0] == "plotting"]
+    return [*table, *plotting]
+
+
+@contextlib.contextmanager
+def profiled(table=PROFILED, clock=time.perf_counter):
+    """Within the block, time every function of `table` (see PROFILED); yields the Phases.
+    The functions are put back after it. LookupError before the block for a function that is
+    not there, and after it for one marked as called by every run that was not called."""
+    entries = profile_table(table)
+    phases = Phases(clock)
+    originals = []
+    try:
+        for module_name, name, phase, _ in entries:
+            module = importlib.import_module(module_name)
+            originals.append((module, name, getattr(module, name)))
+            setattr(module, name, phases.timed(phase, getattr(module, name), f"{module_name}.{name}"))
+        yield phases
+    finally:
+        for module, name, original in reversed(originals):
+            setattr(module, name, original)
+    uncalled = [f"{module}.{name}" for module, name, _, always in entries
+                if always and not phases.calls[f"{module}.{name}"]]
+    if uncalled:
+        raise LookupError(f"the whole-process profile wraps {', '.join(uncalled)}, which the run no longer "
+                          f"calls: update PROFILED in benchmarks/bench_train.py to what the run calls")
+
+
+def profiled_train(argv):
+    """Run train.py's main(argv) with a timer around each phase (PROFILED); seconds per phase.
+    Whatever else main() spends (parsing, the log, metrics.json's contents) is `other`."""
+    import train
+
+    with profiled() as phases:
+        started = time.perf_counter()
+        if train.main(argv) != 0:
+            raise SystemExit("train.py failed")
+        elapsed = time.perf_counter() - started
+    return {**phases.seconds, "other": elapsed - sum(phases.seconds.values())}
 
 
 class _OutOfTime(Exception):
@@ -189,36 +241,38 @@ class _OutOfTime(Exception):
 
 
 def accuracy_over_time(argv, launched, budget):
-    """Run train.py's main(argv), noting (seconds since `launched`, test-set 5-NN accuracy) at
-    every evaluation; the run is cut off at the first evaluation past `budget` seconds."""
+    """Run train.py's main(argv), noting (seconds since `launched`, test-set 5-NN accuracy)
+    after every epoch's scoring; the run is cut off at the first one past `budget` seconds."""
     import train
     import training.loop as loop
 
     seen = []
-    evaluate = loop.evaluate
+    score = loop.score   # an AttributeError, not silence, if the loop no longer scores through it
 
-    @functools.wraps(evaluate)
+    @functools.wraps(score)
     def noted(*args, **kwargs):
-        scores = evaluate(*args, **kwargs)
+        scores, embeddings = score(*args, **kwargs)
         seen.append((time.time() - launched, scores["knn_accuracy"]))
         if seen[-1][0] > budget:
             raise _OutOfTime
-        return scores
+        return scores, embeddings
 
-    loop.evaluate = noted
+    loop.score = noted
     try:
         train.main(argv)
     except _OutOfTime:
         pass
+    finally:
+        loop.score = score
     return seen
 
 
 def worker(job):
     sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
     if job["kind"] == "epoch":
-        seconds, samples = one_epoch(job["pipeline"], job["network"], job["batch_size"],
-                                     job["samples"], job["data_dir"], job["device"], job.get("threads"))
-        print(json.dumps({"seconds": seconds, "samples": samples}))
+        seconds, items = one_epoch(job["pipeline"], job["network"], job["batch_size"], job["data_dir"],
+                                   job["device"], job.get("threads"))
+        print(json.dumps({"seconds": seconds, "items": items}))
     elif job["kind"] == "profile":
         print(json.dumps(profiled_train(job["argv"])))
     else:
@@ -231,10 +285,10 @@ def epoch_in_own_process(**job):
     """One worker epoch (see one_epoch) in a fresh process: (samples per second, peak MB)."""
     result = measured(worker_command(kind="epoch", **job))
     epoch = json.loads(result["stdout"].strip().splitlines()[-1])
-    return epoch["samples"] / epoch["seconds"], result["peak_rss_mb"]
+    return epoch["items"] / epoch["seconds"], result["peak_rss_mb"]
 
 
-def throughput(networks, batch_sizes, repeats, samples, data_dir, device, log):
+def throughput(networks, batch_sizes, repeats, data_dir, device, log):
     rows = []
     for network in networks:
         for batch_size in batch_sizes:
@@ -242,7 +296,7 @@ def throughput(networks, batch_sizes, repeats, samples, data_dir, device, log):
             for repeat in range(repeats):
                 for pipeline in ("suite", "classic"):  # alternately, so both see the same load
                     speed, peak = epoch_in_own_process(pipeline=pipeline, network=network, batch_size=batch_size,
-                                                       samples=samples, data_dir=data_dir, device=device)
+                                                       data_dir=data_dir, device=device)
                     runs[pipeline].append({"samples_per_second": speed, "peak_rss_mb": peak})
                     log(f"  {network} batch {batch_size} repeat {repeat + 1} {pipeline}: "
                         f"{speed:.0f} samples/s, {peak:.0f} MB")
@@ -250,7 +304,7 @@ def throughput(networks, batch_sizes, repeats, samples, data_dir, device, log):
     return rows
 
 
-def thread_scaling(network, batch_sizes, thread_counts, repeats, samples, data_dir, device, log):
+def thread_scaling(network, batch_sizes, thread_counts, repeats, data_dir, device, log):
     """The suite's epoch of `network` on each of `thread_counts` torch threads, alternately;
     median samples per second of each, and each count's speed-up over the first, the median
     of the side-by-side ratios."""
@@ -260,7 +314,7 @@ def thread_scaling(network, batch_sizes, thread_counts, repeats, samples, data_d
         for repeat in range(repeats):
             for count in thread_counts:
                 speed, _ = epoch_in_own_process(pipeline="suite", network=network, batch_size=batch_size,
-                                                samples=samples, data_dir=data_dir, device=device, threads=count)
+                                                data_dir=data_dir, device=device, threads=count)
                 runs[count].append(speed)
                 log(f"  {network} batch {batch_size} repeat {repeat + 1}, {count} thread(s): "
                     f"{runs[count][-1]:.0f} samples/s")
@@ -287,10 +341,8 @@ def summarise(network, batch_size, runs):
             "runs": runs}
 
 
-def whole_process(network, repeats, samples, data_dir, output, log):
+def whole_process(network, repeats, data_dir, output, log):
     """train.py against classic.py, one epoch with --animation, alternately; then the phases."""
-    if samples is not None:
-        data_dir = first_images_copy(data_dir, samples, os.path.join(output, "data"))
     common = [network, "MNIST", "--epochs", "1", "--animation", "--data-dir", data_dir]
     suite = [sys.executable, os.path.join(ROOT, "train.py"), *common, "--output", os.path.join(output, "suite")]
     classic = [sys.executable, os.path.join(ROOT, "benchmarks", "classic.py"), *common,
@@ -461,6 +513,14 @@ def accuracy(text):
     return value
 
 
+def non_negative(text):
+    """'60' -> 60.0, a finite number of 0 or more; anything else is an argparse error, one line."""
+    value = parse_number(float)(text)
+    if not (math.isfinite(value) and value >= 0):
+        raise argparse.ArgumentTypeError(f"{text} is not a finite number of 0 or more")
+    return value
+
+
 def positive_integers(text):
     """'32,256' -> [32, 256]; 'none' -> []; anything else is an argparse error, one line."""
     if text == "none":
@@ -477,15 +537,15 @@ def positive_integers(text):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0],
                                      formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    parser.add_argument("--data-dir", default=os.environ.get("SIAMESE_DATA_DIR", "./data"),
+    parser.add_argument("--data-dir", default=default_data_dir(),
                         help="folder holding MNIST/raw/*-ubyte")
     parser.add_argument("--networks", default=None,
                         help="comma-separated networks (default: every network of the registry)")
     parser.add_argument("--batch-sizes", default="32,256", type=positive_integers, help="comma-separated batch sizes")
     parser.add_argument("--repeats", type=positive(int), default=3, help="runs of each pipeline per case")
     parser.add_argument("--samples", type=positive(int), default=None,
-                        help="train on the first N training images only (default: all); the "
-                             "whole processes read a copy of MNIST cut to them")
+                        help="train on the first N training images only (default: all): the epochs "
+                             "and whole processes read a copy of MNIST cut to them, in --scratch")
     parser.add_argument("--device", default="cpu", help="device of the throughput runs")
     parser.add_argument("--thread-counts", default=f"1,{os.cpu_count()}", type=positive_integers,
                         help="comma-separated torch thread counts the suite is timed with, on the "
@@ -500,7 +560,7 @@ def main(argv=None):
                              "; ".join(f"{name} = {' '.join(options) or 'no options'}"
                                        for name, options in QUALITY_SETTINGS.items()))
     parser.add_argument("--target", type=accuracy, default=0.99, help="the 5-NN accuracy to reach")
-    parser.add_argument("--budget", type=non_negative_float, default=60, help="seconds a quality run may take")
+    parser.add_argument("--budget", type=non_negative, default=60, help="seconds a quality run may take")
     parser.add_argument("--json", default=os.path.join(ROOT, "benchmarks", "results", "bench_train-cpu.json"),
                         help="where the results go")
     parser.add_argument("--scratch", default=os.path.join(ROOT, "tmp", "bench"),
@@ -512,8 +572,9 @@ def main(argv=None):
 
     from classic import CLASSIC_RECIPES
     from datasets import DatasetError, load_split
-    from training import EXPERIMENTS
+    from training import EXPERIMENTS, RunError
     from training.files import write_atomically
+    from training.setup import resolve_device
 
     batch_sizes = args.batch_sizes
     wanted = args.networks.split(",") if args.networks else list(EXPERIMENTS)
@@ -522,6 +583,13 @@ def main(argv=None):
     unknown = [name for name in wanted + quality_networks + whole_process_network if name not in EXPERIMENTS]
     if unknown:
         parser.error(f"unknown network(s) {', '.join(unknown)}; choose from {', '.join(EXPERIMENTS)}")
+    if whole_process_network and args.whole_process not in CLASSIC_RECIPES:
+        parser.error(f"--whole-process {args.whole_process}: the classic pipeline has no equivalent of it; "
+                     f"choose one of {', '.join(CLASSIC_RECIPES)}, or none")
+    try:
+        resolve_device(args.device)
+    except RunError as error:
+        parser.error(str(error))
     networks = [name for name in wanted if name in CLASSIC_RECIPES]
     if networks and batch_sizes or args.whole_process != "none" or quality_networks:
         try:  # every part reads MNIST: a missing or corrupt file is one line here, not one per worker
@@ -535,16 +603,17 @@ def main(argv=None):
     results = {"machine": machine(), "device": args.device, "samples": args.samples or "all",
                "repeats": args.repeats}
     print(json.dumps(results["machine"]))
-    results["throughput"] = throughput(networks, batch_sizes, args.repeats, args.samples, args.data_dir,
-                                       args.device, log=lambda line: print(line, flush=True))
+    speed_data = args.data_dir   # what the epochs and whole processes read
+    if args.samples is not None and (networks and batch_sizes or args.whole_process != "none"):
+        speed_data = first_images_copy(args.data_dir, args.samples, os.path.join(args.scratch, "data"))
+    results["throughput"] = throughput(networks, batch_sizes, args.repeats, speed_data, args.device,
+                                       log=lambda line: print(line, flush=True))
     results["threads"] = (None if not args.thread_counts or args.whole_process == "none" else
-                          thread_scaling(args.whole_process, batch_sizes,
-                                         args.thread_counts, args.repeats,
-                                         args.samples, args.data_dir, args.device,
-                                         log=lambda line: print(line, flush=True)))
+                          thread_scaling(args.whole_process, batch_sizes, args.thread_counts, args.repeats,
+                                         speed_data, args.device, log=lambda line: print(line, flush=True)))
     results["whole_process"] = (None if args.whole_process == "none" else
-                                whole_process(args.whole_process, args.repeats, args.samples, args.data_dir,
-                                              args.scratch, log=lambda line: print(line, flush=True)))
+                                whole_process(args.whole_process, args.repeats, speed_data, args.scratch,
+                                              log=lambda line: print(line, flush=True)))
     results["time_to_quality"] = [
         time_to_quality(network, args.quality_settings, args.repeats, args.data_dir, args.scratch, args.budget,
                         args.target, log=lambda line: print(line, flush=True))

@@ -32,9 +32,11 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from losses import binary_cross_entropy_with_logits, contrastive_loss, cross_entropy_loss, triplet_loss  # noqa: E402
 from plotting import embedding_figure, figure_to_png, latent_space_gif, stats_figure, to_2d  # noqa: E402
-from training import Config, find_experiment  # noqa: E402
+from training import Config, RunError, find_experiment  # noqa: E402
+from training.config import default_data_dir, parse_number, positive, validate  # noqa: E402
 from training.files import write_atomically  # noqa: E402
 from training.metrics import knn_accuracy  # noqa: E402
+from training.setup import resolve_device, seed_everything  # noqa: E402
 
 
 def torchvision_split(name, root, train, size=None):
@@ -97,6 +99,18 @@ class PlainDataset(Dataset):
     def __getitem__(self, index):
         image, label = self.dataset[index]
         return (image,), label
+
+
+def classic_model(config, dataset, device):
+    """The registry's network for `config`, with the first weights training.setup.set_up gives
+    it (the same seeding, from config.seed), for the torchvision `dataset`; numpy, which draws
+    the partners, is seeded with config.seed too. The suite's copy of the data is not loaded:
+    the classic pipeline's memory and seconds are its own."""
+    seed_everything(config.seed, device)
+    np.random.seed(config.seed)
+    image, _ = dataset[0]
+    model = find_experiment(config.network).make_model(config, tuple(image.shape), len(dataset.classes))
+    return model.to(device)
 
 
 def _embed_each(model, *images):
@@ -168,25 +182,30 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description="The classic pipeline, for comparison only.")
     parser.add_argument("network", choices=sorted(CLASSIC_RECIPES))
     parser.add_argument("dataset", choices=["MNIST", "FashionMNIST"])
-    parser.add_argument("--lr", type=float, default=1e-4)
-    parser.add_argument("--epochs", type=int, default=10)
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--lr", type=parse_number(float), default=1e-4)
+    parser.add_argument("--epochs", type=parse_number(int), default=10)
+    parser.add_argument("--batch-size", type=parse_number(int), default=32)
+    parser.add_argument("--seed", type=parse_number(int), default=0)
+    parser.add_argument("--device", default="auto")
     parser.add_argument("--output", default="./tmp")
     parser.add_argument("--animation", action="store_true")
-    parser.add_argument("--data-dir", default=os.environ.get("SIAMESE_DATA_DIR", "./data"))
-    parser.add_argument("--samples", type=int, default=None, help="train on the first N images only")
+    parser.add_argument("--data-dir", default=default_data_dir())
+    parser.add_argument("--samples", type=positive(int), default=None,
+                        help="train on the first N images only")
     args = parser.parse_args(argv)
 
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    config = Config(args.network, args.dataset, lr=args.lr, epochs=args.epochs,
-                    batch_size=args.batch_size, output=args.output, data_dir=args.data_dir)
+    config = Config(args.network, args.dataset, lr=args.lr, epochs=args.epochs, batch_size=args.batch_size,
+                    seed=args.seed, device=args.device, output=args.output, data_dir=args.data_dir)
+    try:
+        validate(config)
+        device = resolve_device(config.device)
+    except RunError as error:
+        parser.error(str(error))
     os.makedirs(args.output, exist_ok=True)
     train = torchvision_split(args.dataset, args.data_dir, train=True, size=args.samples)
     test = torchvision_split(args.dataset, args.data_dir, train=False)
-    torch.manual_seed(0)
-    np.random.seed(0)
-    model = find_experiment(args.network).make_model(config).to(device)
-    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr)
+    model = classic_model(config, train, device)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     train_loader = classic_loader(args.network, train, args.batch_size)
     test_loader = classic_loader(args.network, test, args.batch_size, shuffle=False)
 
