@@ -73,3 +73,12 @@ def run_cli(*args, cwd=ROOT, timeout=300):
     env = {key: value for key, value in os.environ.items() if key != REAL_DATA_VARIABLE}
     return subprocess.run([sys.executable, os.path.join(ROOT, "train.py"), *map(str, args)],
                           cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def one_line_error(result, *fragments):
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]

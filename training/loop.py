@@ -239,8 +239,8 @@ def start_line(run: Run) -> str:
     count = torch.get_num_threads()
     threads = f" ({count} thread{'s' if count > 1 else ''})" if run.device.type == "cpu" else ""
     resumed = f", resuming after epoch {run.first_epoch - 1}" if run.first_epoch > 1 else ""
-    return (f"{run.identity['network']} on {run.identity['dataset']}, {run.device}{threads}, "
-            f"{config.epochs} epochs{resumed} -> {config.prefix}*")
+    return (f"{run.identity['network']} on {run.identity['dataset']}, backbone {config.backbone}, "
+            f"{run.device}{threads}, {config.epochs} epochs{resumed} -> {config.prefix}*")
 
 
 def epoch_line(row: dict, epochs: int) -> str:

@@ -9,11 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import run_cli
-from test_cli import one_line_error
+from conftest import one_line_error, run_cli
 from training import Config, EXPERIMENTS, run
 from training.evaluation import METRICS
 from networks import ClassificationNet
+
+pytestmark = pytest.mark.slow   # runs train.py end to end: left out of the fast loop (-m "not slow")
 
 TIMINGS = {"train_seconds", "evaluation_seconds", "seconds", "samples_per_second"}
 ROW_KEYS = {"epoch", "train_loss", "val_loss", *METRICS, "retrieval_queries", "test_spread", *TIMINGS}

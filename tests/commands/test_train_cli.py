@@ -6,7 +6,9 @@ import os
 import imageio.v3 as iio
 import pytest
 
-from conftest import run_cli
+from conftest import one_line_error, run_cli
+
+pytestmark = pytest.mark.slow   # runs train.py end to end: left out of the fast loop (-m "not slow")
 
 FIGURES = ("training-set-embedding.png", "testing-set-embedding.png", "stats.png")
 RECORDS = ("metrics.json", "model.pt", "embeddings.npz")
@@ -114,15 +116,6 @@ def test_help_lists_every_choice_and_default():
         assert text in result.stdout, text
 
 
-def one_line_error(result, *fragments):
-    assert result.returncode == 2, result.stderr
-    assert "Traceback" not in result.stderr
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1, result.stderr
-    for fragment in fragments:
-        assert fragment in lines[0], lines[0]
-
-
 def test_unknown_network_lists_the_choices_and_suggests_one(tiny_data, tmp_path):
     result = run_cli("siamese-contrastiv", "MNIST", "--data-dir", tiny_data, "--output", tmp_path)
     one_line_error(result, "unknown network 'siamese-contrastiv'", "did you mean siamese-contrastive",
@@ -189,3 +182,35 @@ def test_corrupt_data_file_is_named(tiny_data, tmp_path):
     images.write_bytes(images.read_bytes()[:-100])
     result = run_cli("siamese-contrastive", "MNIST", "--data-dir", data, "--output", tmp_path / "out")
     one_line_error(result, str(images), "truncated")
+
+
+def test_the_log_is_a_start_line_and_a_line_an_epoch_with_no_progress_bar_when_redirected(tiny_data, tmp_path):
+    result = run_cli("siamese-contrastive", "MNIST", "--epochs", 2, "--batch-size", 16, "--data-dir", tiny_data,
+                     "--output", tmp_path)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("siamese-contrastive on MNIST, backbone original, cpu (")
+    assert lines[0].endswith(f"2 epochs -> {tmp_path}/siamese-contrastive-MNIST-*")
+    assert [line.split(":")[0] for line in lines[1:3]] == ["epoch 1/2", "epoch 2/2"]
+    assert "5-NN" in lines[1] and lines[1].endswith(" s")
+    assert "\r" not in result.stderr and "batch/s" not in result.stderr and "it/s" not in result.stderr
+
+
+def test_a_new_run_replaces_an_earlier_runs_files_and_resume_keeps_its_own(tiny_data, tmp_path):
+    # The README's first command twice: the second run writes no GIF, and the first run's GIF
+    # must not stay beside the second run's files as if it were the second run's.
+    first = run_cli("siamese-contrastive", "MNIST", "--epochs", 1, "--data-dir", tiny_data, "--output", tmp_path,
+                    "--animation")
+    assert first.returncode == 0, first.stderr
+    second = run_cli("siamese-contrastive", "MNIST", "--epochs", 2, "--data-dir", tiny_data, "--output", tmp_path)
+    assert second.returncode == 0, second.stderr
+    assert "siamese-contrastive-MNIST-latent-space-development.gif" not in files_in(tmp_path)
+    assert len(files_in(tmp_path)) == 6
+    resumed = run_cli("siamese-contrastive", "MNIST", "--epochs", 3, "--data-dir", tiny_data, "--output", tmp_path,
+                      "--resume", tmp_path / "siamese-contrastive-MNIST-model.pt")
+    assert resumed.returncode == 0, resumed.stderr
+    assert len(files_in(tmp_path)) == 6
+    # Another network's files in the same folder are another run's: left alone.
+    other = run_cli("triplet-loss-net", "MNIST", "--epochs", 1, "--data-dir", tiny_data, "--output", tmp_path)
+    assert other.returncode == 0, other.stderr
+    assert len(files_in(tmp_path)) == 12

@@ -24,11 +24,12 @@ import training.checkpoint
 import training.loop
 import training.outputs
 import training.setup
-from conftest import ROOT, REAL_DATA_VARIABLE, run_cli
-from test_cli import one_line_error
+from conftest import ROOT, REAL_DATA_VARIABLE, one_line_error, run_cli
 from test_records import TIMINGS
 from training import Config, EXPERIMENTS, NonFiniteLossError, RunError, run
 from training.interruption import Interrupted, Interruption, StopNow
+
+pytestmark = pytest.mark.slow   # runs train.py end to end: left out of the fast loop (-m "not slow")
 
 PREFIX = "triplet-loss-net-MNIST-"
 TINY = ("--batch-size", 16, "--lr", 0.01)
