@@ -6,7 +6,8 @@ split, listed first (cheap: names, classes, file stats) and decoded at a model's
 - A folder with subfolders: torchvision's ImageFolder layout, read as training reads it
   (datasets/folder.py's `list_folder`: class folders, or train/ and test/ of class folders;
   hidden files ignored); each image's class is its class folder.
-- A folder of images only: every image in it, sorted, without a class.
+- A folder of images only: every image in it, sorted; their class is the folder's name when the
+  caller knows a class of that name (digits/3 for a gallery with a class 3), else none.
 - MNIST or FashionMNIST (any case; './mnist' for a folder of that name): its test split, from
   --data-dir; each image is recorded as '<name>:test/<index>'.
 
@@ -95,21 +96,15 @@ def list_inputs(arguments: list, data_dir: str, known_classes=()) -> Listing:
         if not is_path(argument):
             _list_dataset(listing, canonical_dataset_name(argument), data_dir)
         elif os.path.isdir(argument):
-            _list_folder(listing, argument)
+            _list_folder(listing, argument, known_classes)
         elif os.path.isfile(argument):
-            parent = shown(os.path.basename(os.path.dirname(os.path.abspath(argument))))
-            label = parent if parent in known_classes else None
+            label = _known_folder(os.path.dirname(os.path.abspath(argument)), known_classes, listing)
             listing._add(argument, argument, label, True, _stat(argument))
-            if label is not None:
-                listing._add_classes([name for name in known_classes if name == label])
         elif os.path.exists(argument):
             raise DatasetError(f"{shown(argument)} is neither a file nor a folder")
         else:
             raise DatasetError(f"{shown(argument)} does not exist: expected an image file, a folder of "
                                f"images (or of class folders), MNIST or FashionMNIST")
-    if not listing.paths:
-        raise DatasetError("no images to read: " + ", ".join(shown(a) for a in arguments) + " held none")
-    # Classes in the order the data named them, restricted to those with an image or named by a folder.
     return listing
 
 
@@ -131,7 +126,16 @@ def _visible(folder):
     return [name for name in names if not name.startswith(".") and name not in IGNORED_NAMES]
 
 
-def _list_folder(listing, folder):
+def _known_folder(folder, known_classes, listing):
+    """The folder's name when it is one of `known_classes` (then added to the listing's), else None."""
+    name = shown(os.path.basename(os.path.normpath(os.path.abspath(folder))))
+    if name not in known_classes:
+        return None
+    listing._add_classes([name])
+    return name
+
+
+def _list_folder(listing, folder, known_classes=()):
     names = _visible(folder)
     if any(os.path.isdir(os.path.join(folder, name)) for name in names):
         layout = list_folder(folder)
@@ -144,9 +148,10 @@ def _list_folder(listing, folder):
         return
     if not names:
         raise DatasetError(f"{shown(folder)} is empty: expected images, or class folders of images")
+    label = _known_folder(folder, known_classes, listing)
     for name in names:
         path = os.path.join(folder, name)
-        listing._add(path, path, None, False, _stat(path))
+        listing._add(path, path, label, False, _stat(path))
 
 
 def _stat(path):
