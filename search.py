@@ -92,7 +92,8 @@ def run(args, embed=None):
     for q, (path, label) in enumerate(zip(paths, labels)):
         neighbours = [{"rank": rank + 1, "path": gallery.paths[i], "label": gallery.labels[i],
                        "distance": float(distances[q, rank]),
-                       "match": None if label is None or gallery.labels[i] is None else gallery.labels[i] == label}
+                       "match": (None if label is None or gallery.labels[i] is None
+                                 else gallery.labels[i] == label)}
                       for rank, i in enumerate(indices[q].tolist())]
         score = precision(label, [n["label"] for n in neighbours])
         if score is not None:
@@ -106,7 +107,8 @@ def run(args, embed=None):
     flat = [gallery.paths[i] for i in indices.flatten().tolist()]
     pixels, found = thumbnails(flat, trained.channels, trained.image_size, args.data_dir)
     shape = (len(paths), k, trained.channels, trained.image_size, trained.image_size)
-    title = f"{trained.identity.get('network', 'model')} ({trained.identity.get('dataset', '?')}): the {k} nearest of {len(gallery):,} gallery images"
+    network, dataset = trained.identity.get("network", "model"), trained.identity.get("dataset", "?")
+    title = f"{network} ({dataset}): the {k} nearest of {len(gallery):,} gallery images"
     if mean is not None:
         title += f", precision@{k} {mean:.3f}"
     figure = neighbours_figure(images.pixels.numpy(), pixels.numpy().reshape(shape), distances.numpy(),
@@ -124,7 +126,8 @@ def run(args, embed=None):
     for result in results[:5]:
         nearest_one = result["neighbours"][0] if result["neighbours"] else None
         if nearest_one:
-            lines.append(f"  {result['path']}: nearest {nearest_one['path']} (d = {nearest_one['distance']:.4g})")
+            lines.append(f"  {result['path']}: nearest {nearest_one['path']} "
+                         f"(d = {nearest_one['distance']:.4g})")
     lines += ["wrote:", *(f"  {path}" for path in written.values())]
     print("\n".join(lines))
     return written

@@ -51,8 +51,8 @@ def neighbours_figure(queries, neighbours, distances, query_labels: Sequence, ne
         query_label = query_labels[row]
         axes = figure.add_subplot(grid[row, 0])
         _show(axes, queries[row], frame=QUERY)
-        axes.set_xlabel("query" + (f"\n{short_name(query_label, NAME_LENGTH)}" if query_label is not None else ""),
-                        fontsize=8, fontweight="bold")
+        caption = "query" if query_label is None else f"query\n{short_name(query_label, NAME_LENGTH)}"
+        axes.set_xlabel(caption, fontsize=8, fontweight="bold")
         for column in range(k):
             label = neighbour_labels[row][column]
             known = query_label is not None and label is not None
@@ -65,7 +65,8 @@ def neighbours_figure(queries, neighbours, distances, query_labels: Sequence, ne
                 text += f"\n{mark}{short_name(label, NAME_LENGTH)}"
             axes.set_xlabel(text, fontsize=7, color=(MATCH if match else MISMATCH) if known else "black")
             if found is not None and not found[row][column]:
-                axes.text(0.5, 0.5, "not found", ha="center", va="center", fontsize=7, transform=axes.transAxes)
+                axes.text(0.5, 0.5, "not found", ha="center", va="center", fontsize=7,
+                          transform=axes.transAxes)
     shown = title if rows == count else f"{title} (the first {rows} of {count} queries)"
     figure.suptitle(shown, fontsize=10)
     return figure

@@ -72,7 +72,8 @@ def read_npz(path: str, trained: Trained) -> Gallery:
                            f"distances between two models' spaces mean nothing; embed the gallery with "
                            f"this model (embed.py) or pass its folder")
     embeddings = data["embeddings"]
-    if embeddings.ndim != 2 or embeddings.shape[1] != trained.latent_dims or len(embeddings) != len(data["paths"]):
+    if (embeddings.ndim != 2 or embeddings.shape[1] != trained.latent_dims
+            or len(embeddings) != len(data["paths"])):
         raise DatasetError(f"{shown(path)} holds embeddings of shape {embeddings.shape}, not (N, "
                            f"{trained.latent_dims}) with a path each")
     return Gallery(embeddings=torch.from_numpy(embeddings.astype(np.float32)), paths=data["paths"].tolist(),
@@ -116,7 +117,10 @@ def load_gallery(argument: str, trained: Trained, data_dir: str, batch_size: int
     """The gallery `argument` (a folder, a data set name or an embed.py npz) embedded by `trained`.
 
     `embed(pixels) -> embeddings` defaults to trained.embed; a cached gallery is not embedded."""
-    if argument.lower().endswith(".npz") and os.path.isfile(argument):
+    if argument.lower().endswith(".npz"):
+        if not os.path.isfile(argument):
+            raise DatasetError(f"the gallery {shown(argument)} does not exist: expected a folder of images, "
+                               f"MNIST, FashionMNIST or an embeddings.npz written by embed.py")
         return read_npz(argument, trained)
     listing = list_inputs([argument], data_dir)
     key = hashlib.sha256(f"{trained.digest}\0{listing.fingerprint()}".encode()).hexdigest()
@@ -137,8 +141,10 @@ def load_gallery(argument: str, trained: Trained, data_dir: str, batch_size: int
     if location:
         index = {name: i for i, name in enumerate(listing.class_names)}
         failure = _write_cache(location, {
-            "fingerprint": np.array(key), "embeddings": embeddings.numpy(), "paths": np.array(paths, dtype=str),
-            "labels": np.array([index[label] if label is not None else -1 for label in labels], dtype=np.int64),
+            "fingerprint": np.array(key), "embeddings": embeddings.numpy(),
+            "paths": np.array(paths, dtype=str),
+            "labels": np.array([index[label] if label is not None else -1 for label in labels],
+                               dtype=np.int64),
             "class_names": np.array(listing.class_names, dtype=str),
             "warnings": np.array(images.warnings, dtype=str)})
         if failure:
@@ -155,7 +161,8 @@ def nearest(queries: torch.Tensor, references: torch.Tensor, k: int, exclude=Non
     references' order."""
     k = min(k, len(references) - (1 if exclude is not None and any(e >= 0 for e in exclude) else 0))
     if k <= 0 or len(queries) == 0:
-        return torch.zeros(len(queries), 0, dtype=torch.int64), torch.zeros(len(queries), 0, dtype=torch.float64)
+        return (torch.zeros(len(queries), 0, dtype=torch.int64),
+                torch.zeros(len(queries), 0, dtype=torch.float64))
     wanted = min(k + 1, len(references)) if exclude is not None else k
     found = k_nearest(queries.float(), references.float(), wanted)
     distances = (queries.double()[:, None, :] - references.double()[found]).pow(2).sum(-1).sqrt()

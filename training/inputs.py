@@ -192,8 +192,8 @@ def read_images(listing: Listing, channels: int, size: int, indices=None) -> Ima
     with ThreadPoolExecutor(max(1, min(THREADS, os.cpu_count() or 1))) as pool:
         list(pool.map(read, range(len(indices))))
     for name, split in listing.splits.items():
-        wanted = [(position, int(DATASET_ITEM.match(listing.paths[indices[position]]).group(2)))
-                  for position in range(len(indices)) if listing.paths[indices[position]].startswith(f"{name}:")]
+        wanted = [(position, dataset_item(listing.paths[i])[1]) for position, i in enumerate(indices)
+                  if listing.files[i] is None and listing.paths[i].startswith(f"{name}:")]
         if wanted:
             positions, rows = zip(*wanted)
             pixels[list(positions)] = resized(split.images[list(rows)], channels, size)

@@ -84,7 +84,8 @@ def config_pbtxt(count: int, dims: int, cell: int | None) -> str:
     return "\n".join(lines + ["}"]) + "\n"
 
 
-def write_projector(folder: str, embeddings: np.ndarray, paths: list, labels: list, pixels: np.ndarray) -> dict:
+def write_projector(folder: str, embeddings: np.ndarray, paths: list, labels: list,
+                    pixels: np.ndarray) -> dict:
     """Write the four projector files into `folder` (which exists), each atomically; returns
     {key: path} of the files written (no sprite when the images are too many for one)."""
     written = {}

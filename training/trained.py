@@ -143,7 +143,8 @@ def _from_description(path, state):
     try:
         model = networks.build(kind, **hyperparameters)
     except (TypeError, ValueError, KeyError) as error:
-        raise ConfigError(f"{path} holds no model this program can rebuild ({first_line(error, 80)})") from None
+        raise ConfigError(f"{path} holds no model this program can rebuild "
+                          f"({first_line(error, 80)})") from None
     return model, hyperparameters, preprocessing
 
 
@@ -161,7 +162,8 @@ def _from_identity(path, identity):
     try:
         model = find_experiment(network).make_model(config, (1, 28, 28), len(CLASS_NAMES[dataset]))
     except (ConfigError, KeyError, ValueError) as error:
-        raise ConfigError(f"{path} holds no model this program can rebuild ({first_line(error, 80)})") from None
+        raise ConfigError(f"{path} holds no model this program can rebuild "
+                          f"({first_line(error, 80)})") from None
     mean, std = NORMALISATION[dataset]
     hyperparameters = {"latent_dims": config.latent_dims, "backbone": config.backbone,
                        "in_channels": 1, "image_size": 28}

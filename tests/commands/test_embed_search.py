@@ -93,10 +93,12 @@ def test_embed_reproduces_training_and_writes_the_projector_files(user):
     assert all(os.path.isfile(user["home"] / path) for path in paths)
     assert [path.split(os.sep)[-2] for path in paths] == [f"class{k}" for k in npz["labels"]]
 
-    np.testing.assert_allclose(np.loadtxt(folder / "tensors.tsv", delimiter="\t"), npz["embeddings"], rtol=1e-6)
+    tensors = np.loadtxt(folder / "tensors.tsv", delimiter="\t")
+    np.testing.assert_allclose(tensors, npz["embeddings"], rtol=1e-6)
     rows = (folder / "metadata.tsv").read_text().splitlines()
     assert rows[0] == "path\tlabel"
-    assert [row.split("\t") for row in rows[1:]] == [[path, f"class{k}"] for path, k in zip(paths, npz["labels"])]
+    expected = [[path, f"class{k}"] for path, k in zip(paths, npz["labels"])]
+    assert [row.split("\t") for row in rows[1:]] == expected
     config = read_pbtxt((folder / "projector_config.pbtxt").read_text())
     assert config["tensor_path"] == ["tensors.tsv"] and config["metadata_path"] == ["metadata.tsv"]
     assert config["tensor_shape"] == [len(paths), 2]
@@ -140,13 +142,15 @@ def test_search_finds_what_brute_force_finds(user):
     indices, distances = brute_force(gallery["embeddings"][own], gallery["embeddings"], 5, own)
     for q, entry in enumerate(record["queries"]):
         assert [n["path"] for n in entry["neighbours"]] == [paths[i] for i in indices[q].tolist()]
-        np.testing.assert_allclose([n["distance"] for n in entry["neighbours"]], distances[q].numpy(), rtol=1e-5)
+        measured = [n["distance"] for n in entry["neighbours"]]
+        np.testing.assert_allclose(measured, distances[q].numpy(), rtol=1e-5)
         label = entry["path"].split("/")[-2]
         assert entry["label"] == label
         neighbour_labels = [str(gallery["class_names"][gallery["labels"][i]]) for i in indices[q].tolist()]
         assert [n["label"] for n in entry["neighbours"]] == neighbour_labels
         assert entry["precision_at_k"] == sum(name == label for name in neighbour_labels) / 5
-    assert record["precision_at_k"] == pytest.approx(np.mean([e["precision_at_k"] for e in record["queries"]]))
+    mean = np.mean([entry["precision_at_k"] for entry in record["queries"]])
+    assert record["precision_at_k"] == pytest.approx(mean)
     figure = Image.open(home / "found" / "search.png")
     assert figure.size[0] > 400 and figure.size[1] > 100 * len(asked)
 
@@ -231,8 +235,8 @@ def test_an_old_checkpoint_still_embeds_with_mnist_normalisation(tiny_data, tmp_
     np.testing.assert_allclose(npz["embeddings"], expected, atol=1e-5)
     assert npz["paths"].tolist() == [f"MNIST:test/{i}" for i in range(len(split))]
     assert npz["labels"].tolist() == split.labels.tolist()
-    # No sprite header problem: 10 classes of digits, and the projector's metadata has a header.
-    assert (tmp_path / "out" / "metadata.tsv").read_text().splitlines()[1] == f"MNIST:test/0\t{split.labels[0].item()}"
+    rows = (tmp_path / "out" / "metadata.tsv").read_text().splitlines()
+    assert rows[0] == "path\tlabel" and rows[1] == f"MNIST:test/0\t{split.labels[0].item()}"
 
 
 def test_a_plain_folder_embeds_without_labels(tmp_path):
@@ -248,7 +252,8 @@ def test_a_plain_folder_embeds_without_labels(tmp_path):
                        "--device", "cpu"]) == 0
     npz = np.load(tmp_path / "out" / "embeddings.npz")
     assert npz["labels"].tolist() == [-1] * 3 and npz["class_names"].tolist() == []
-    assert (tmp_path / "out" / "metadata.tsv").read_text().splitlines() == [str(folder / f"{i}.png") for i in range(3)]
+    rows = (tmp_path / "out" / "metadata.tsv").read_text().splitlines()
+    assert rows == [str(folder / f"{i}.png") for i in range(3)]   # one column: no header
 
 
 BAD_CHECKPOINTS = {
@@ -277,7 +282,8 @@ def test_a_bad_checkpoint_is_one_line(command, case, tmp_path, capsys):
     Image.fromarray(np.zeros((28, 28), dtype=np.uint8)).save(image)
     module = importlib.import_module(command)
     extra = ["--gallery", str(tmp_path)] if command == "search" else []
-    assert module.main([str(path), str(image), *extra, "--output", str(tmp_path / "out"), "--device", "cpu"]) == 2
+    argv = [str(path), str(image), *extra, "--output", str(tmp_path / "out"), "--device", "cpu"]
+    assert module.main(argv) == 2
     error = capsys.readouterr().err
     assert error.count("\n") == 1 and message in error and error.startswith(f"{command}.py: error: ")
     assert not (tmp_path / "out").exists()
@@ -301,9 +307,11 @@ def test_bad_inputs_are_one_line(tmp_path, capsys):
     capsys.readouterr()
     cases = [
         (embed, [str(model), str(text)], "notes.txt is not an image this program can read"),
-        (search, [str(model), str(text), "--gallery", str(gallery)], "notes.txt is not an image this program can read"),
+        (search, [str(model), str(text), "--gallery", str(gallery)],
+         "notes.txt is not an image this program can read"),
         (embed, [str(model), str(tmp_path / "nowhere")], "nowhere does not exist"),
-        (search, [str(model), str(gallery / "0.png"), "--gallery", str(tmp_path / "other" / "embeddings.npz")],
+        (search, [str(model), str(gallery / "0.png"), "--gallery",
+                  str(tmp_path / "other" / "embeddings.npz")],
          "was embedded by another model"),
         (embed, [str(model), str(gallery), "--device", "tpu"], "tpu"),
     ]
@@ -320,6 +328,7 @@ def test_help_answers_before_torch_loads(script):
             f"import {script[:-3]}\n"
             f"try:\n    {script[:-3]}.parse_args()\nexcept SystemExit:\n    pass\n"
             f"print('torch loaded' if 'torch' in sys.modules else 'no torch')")
-    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                            timeout=60)
     assert result.returncode == 0, result.stderr
     assert "--device" in result.stdout and result.stdout.strip().endswith("no torch")
