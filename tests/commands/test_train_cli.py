@@ -214,3 +214,20 @@ def test_a_new_run_replaces_an_earlier_runs_files_and_resume_keeps_its_own(tiny_
     other = run_cli("triplet-loss-net", "MNIST", "--epochs", 1, "--data-dir", tiny_data, "--output", tmp_path)
     assert other.returncode == 0, other.stderr
     assert len(files_in(tmp_path)) == 12
+
+
+@pytest.mark.parametrize("option,fragment", [("--classes-per-batch", "no negatives"),
+                                             ("--images-per-class", "no positive")])
+@pytest.mark.parametrize("network", ["online-contrastive", "online-triplet"])
+def test_an_online_batch_with_nothing_to_mine_is_a_one_line_error(network, option, fragment, tiny_data, tmp_path):
+    result = run_cli(network, "MNIST", option, 1, "--data-dir", tiny_data, "--output", tmp_path / "out")
+    one_line_error(result, f"{option} 1 is too few for {network}", fragment)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_batch_larger_than_the_training_split_says_what_is_used_instead(tiny_data, tmp_path):
+    result = run_cli("siamese-contrastive", "MNIST", "--epochs", 1, "--batch-size", 5000, "--data-dir", tiny_data,
+                     "--output", tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert ("warning: --batch-size 5000 is larger than the training split (120 items): each epoch is one "
+            "batch of 120") in result.stdout.splitlines()
