@@ -9,7 +9,11 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 from conftest import ROOT
+
+pytestmark = pytest.mark.slow   # each runs a benchmark script: left out of the fast loop
 
 
 def test_the_benchmark_runs_on_tiny_data_and_prints_the_ratio(tiny_data):

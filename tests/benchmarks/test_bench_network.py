@@ -12,6 +12,8 @@ import pytest
 
 from conftest import ROOT
 
+pytestmark = pytest.mark.slow   # each runs a benchmark script: left out of the fast loop
+
 
 @pytest.mark.parametrize("backbone", [None, "wide"])
 def test_the_benchmark_runs_on_tiny_data_and_prints_a_ratio_for_each_case(tiny_data, backbone):

@@ -82,6 +82,7 @@ def test_the_benchmark_runs_both_pipelines_and_reports_every_figure(tiny_data, t
         assert f"| {quality['network']} | epochs-7 | --epochs 7 |" in done.stdout
 
 
+@pytest.mark.slow
 def test_the_time_to_quality_alone_prints_its_table_only(tiny_data, tmp_path, capsys):
     # main() in process, its one quality run in a worker process as always: one torch import, not two
     assert bench_train.main(["--data-dir", tiny_data, "--batch-sizes", "none", "--thread-counts", "none",

@@ -1,3 +1,4 @@
+import pytest
 import os
 import subprocess
 import sys
@@ -59,6 +60,7 @@ def test_one_row_per_registered_network_with_its_heads_read_off_the_model():
     assert all(word in triplet for word in ("anchor", "positive", "negative", "shared weights"))
 
 
+@pytest.mark.slow
 def test_the_script_writes_a_png(tmp_path):
     output = tmp_path / "architectures.png"
     subprocess.run([sys.executable, os.path.join(ROOT, "scripts", "draw_architectures.py"),

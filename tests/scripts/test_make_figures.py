@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 import imageio.v3 as iio
+import pytest
 
 from conftest import ROOT
 
@@ -22,6 +23,7 @@ def make_figures(tiny_data, tmp_path, *options):
     return result
 
 
+@pytest.mark.slow
 def test_figures_table_and_diagram_then_skips_current_runs(tiny_data, tmp_path):
     first = make_figures(tiny_data, tmp_path)
     assert first.stdout.count("trained") == 2

@@ -3,6 +3,7 @@
 import json
 
 import numpy as np
+import pytest
 
 from training import Config, run
 
@@ -25,6 +26,7 @@ def brute_force_knn_accuracy(reference, reference_labels, query, query_labels, k
     return correct / len(query)
 
 
+@pytest.mark.slow
 def test_siamese_contrastive_one_epoch_reaches_the_knn_floor(real_data, tmp_path):
     # The command of the core issue, at the original's batch size of 32.
     final, paths = run(Config("siamese-contrastive", "MNIST", lr=0.001, epochs=1, batch_size=32,
