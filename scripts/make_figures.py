@@ -1,13 +1,15 @@
 """Regenerate the README's figures, results table and architecture diagram with one command.
 
-    python scripts/make_figures.py [--networks a,b] [--datasets MNIST] [--redo] [--jobs 2]
+    python scripts/make_figures.py [--networks a,b] [--datasets MNIST] [--backbones original,wide]
+                                   [--redo] [--jobs 2]
 
-Trains every registered network on every data set with the default settings and a fixed
+Trains every registered network on every data set and backbone with the default settings and a fixed
 seed (one `train.py` process per run, `--jobs` at a time, each with its share of the CPU
 cores as torch threads: separate runs use cores better than threads within one run), then
 writes into output/:
 
-- `<network>-<dataset>-testing-set-embedding.png` for every run;
+- `<network>-<dataset>-testing-set-embedding.png` for every network and data set, from the
+  backbone whose run scored the highest 5-NN accuracy;
 - `<network>-<dataset>-latent-space-development.gif` for the default network on each data set;
 - `results.md` and `results.json`: network, data set, epochs, 5-NN accuracy, precision@1,
   MAP@R, training seconds and device of every run, with the commit and the command;
@@ -35,6 +37,7 @@ sys.path.insert(0, ROOT)
 
 from datasets import DATASET_NAMES  # noqa: E402
 from training import DATA_DIR_VARIABLE, EXPERIMENTS, default_data_dir  # noqa: E402
+from training.names import BACKBONES  # noqa: E402
 from training.files import write_atomically  # noqa: E402
 
 DEFAULT_NETWORK = "siamese-contrastive"   # the README's first command: its GIF is Fig. 1
@@ -42,7 +45,7 @@ SEED = 0
 SOURCE_FOLDERS = ("training", "networks", "losses", "datasets", "plotting")
 README_MARKERS = ("<!-- results:start -->", "<!-- results:end -->")
 PATH_OPTIONS = ("--data-dir", "--work-dir", "--output", "--diagram")
-COLUMNS = [("network", "network"), ("dataset", "data set"), ("epochs", "epochs"),
+COLUMNS = [("network", "network"), ("backbone", "backbone"), ("dataset", "data set"), ("epochs", "epochs"),
            ("knn_accuracy", "5-NN accuracy"), ("precision_at_1", "precision@1"),
            ("map_at_r", "MAP@R"), ("train_seconds", "training seconds"), ("device", "device")]
 
@@ -94,19 +97,20 @@ def portable_command(argv):
     return " ".join(["python", "scripts/make_figures.py", *words])
 
 
-def train_options(network, dataset):
+def train_options(network, dataset, backbone="original"):
     """The options of a run, apart from where its files go."""
-    return [network, dataset, "--seed", str(SEED)] + (["--animation"] if network == DEFAULT_NETWORK else [])
+    return ([network, dataset, "--seed", str(SEED)] + (["--animation"] if network == DEFAULT_NETWORK else [])
+            + (["--backbone", backbone] if backbone != "original" else []))
 
 
-def run_one(network, dataset, work_dir, data_dir, stamp, redo, threads):
-    """Train one network on one data set unless its outputs are current; its results row."""
-    folder = os.path.join(work_dir, f"{network}-{dataset}")
+def run_one(network, dataset, backbone, work_dir, data_dir, stamp, redo, threads):
+    """Train one network on one data set and backbone unless its outputs are current; its results row."""
+    folder = os.path.join(work_dir, f"{network}-{dataset}" + (f"-{backbone}" if backbone != "original" else ""))
     metrics_path = os.path.join(folder, f"{network}-{dataset}-metrics.json")
     stamp_path = os.path.join(folder, "stamp.json")
     # The thread count is part of what made the numbers: float sums split across threads
     # round differently.
-    wanted = {"source": stamp, "options": train_options(network, dataset), "threads": threads}
+    wanted = {"source": stamp, "options": train_options(network, dataset, backbone), "threads": threads}
     if not redo and os.path.isfile(stamp_path) and os.path.isfile(metrics_path):
         with open(stamp_path) as f:
             if json.load(f) == wanted:
@@ -130,7 +134,8 @@ def results_row(metrics_path):
     if not document["complete"]:
         raise RuntimeError(f"{metrics_path} records an incomplete run")
     final, configuration = document["final"], document["configuration"]
-    return {"network": configuration["network"], "dataset": configuration["dataset"],
+    return {"network": configuration["network"], "backbone": configuration.get("backbone", "original"),
+            "dataset": configuration["dataset"],
             "epochs": document["epochs_completed"],
             **{key: final[key] for key in ("knn_accuracy", "precision_at_1", "map_at_r")},
             "train_seconds": round(sum(row["train_seconds"] for row in document["epochs"]), 1),
@@ -148,10 +153,21 @@ def copy_figures(network, dataset, folder, output):
 
 
 def table_order(key):
-    network, dataset = key
-    networks, datasets = list(EXPERIMENTS), list(DATASET_NAMES)
+    network, dataset, backbone = key
+    networks, datasets, backbones = list(EXPERIMENTS), list(DATASET_NAMES), list(BACKBONES)
     return (networks.index(network) if network in networks else len(networks),
+            backbones.index(backbone) if backbone in backbones else len(backbones),
             datasets.index(dataset) if dataset in datasets else len(datasets))
+
+
+def best_backbones(rows):
+    """{(network, dataset): the backbone whose run scored the highest 5-NN accuracy}."""
+    best = {}
+    for row in rows:
+        key = row["network"], row["dataset"]
+        if key not in best or row["knn_accuracy"] > best[key]["knn_accuracy"]:
+            best[key] = row
+    return {key: row["backbone"] for key, row in best.items()}
 
 
 def markdown_table(rows):
@@ -171,7 +187,8 @@ def results_markdown(rows, provenance):
 
 
 def gallery(rows):
-    """A markdown table of the test-set figures, a row per network and a column per data set."""
+    """A markdown table of the test-set figures (each the best backbone's), a row per network and
+    a column per data set."""
     networks = list(dict.fromkeys(row["network"] for row in rows))
     datasets = list(dict.fromkeys(row["dataset"] for row in rows))
     done = {(row["network"], row["dataset"]) for row in rows}
@@ -204,6 +221,8 @@ def parse_args(argv):
                         help="comma-separated networks to run")
     parser.add_argument("--datasets", default=",".join(DATASET_NAMES),
                         help="comma-separated data sets to run")
+    parser.add_argument("--backbones", default="original",
+                        help="comma-separated backbones to run every network on (e.g. original,wide)")
     parser.add_argument("--redo", action="store_true", help="train again even when outputs are current")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1,
                         help="runs at a time (default: one per CPU core; each gets cores / jobs threads)")
@@ -217,7 +236,8 @@ def parse_args(argv):
                         help="where the architecture diagram goes")
     args = parser.parse_args(argv)
     for name, known, given in (("network", list(EXPERIMENTS), args.networks),
-                               ("data set", list(DATASET_NAMES), args.datasets)):
+                               ("data set", list(DATASET_NAMES), args.datasets),
+                               ("backbone", list(BACKBONES), args.backbones)):
         unknown = [item for item in given.split(",") if item not in known]
         if unknown:
             parser.error(f"unknown {name} {', '.join(unknown)}; choose from {', '.join(known)}")
@@ -228,26 +248,26 @@ def parse_args(argv):
 
 def main(argv=None):
     args = parse_args(argv)
-    runs = [(network, dataset) for dataset in args.datasets.split(",")
-            for network in args.networks.split(",")]
+    runs = [(network, dataset, backbone) for backbone in args.backbones.split(",")
+            for dataset in args.datasets.split(",") for network in args.networks.split(",")]
     stamp = source_hash()
     # Before any figure lands in output/: afterwards the tree always differs from the commit.
     source = commit()
     os.makedirs(args.output, exist_ok=True)
     started = time.perf_counter()
-    rows = {}
+    rows, folders = {}, {}
     threads = max(1, (os.cpu_count() or 1) // args.jobs)
     with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        futures = {pool.submit(run_one, network, dataset, args.work_dir, args.data_dir, stamp, args.redo,
-                               threads):
-                   (network, dataset) for network, dataset in runs}
+        futures = {pool.submit(run_one, network, dataset, backbone, args.work_dir, args.data_dir, stamp,
+                               args.redo, threads):
+                   (network, dataset, backbone) for network, dataset, backbone in runs}
         print(f"{len(runs)} runs, {args.jobs} at a time; logs in {args.work_dir}", flush=True)
         for done, future in enumerate(concurrent.futures.as_completed(futures), start=1):
-            network, dataset = futures[future]
+            network, dataset, backbone = futures[future]
             row, folder, skipped = future.result()
-            copy_figures(network, dataset, folder, args.output)
-            rows[network, dataset] = row
-            print(f"[{done}/{len(runs)}] {network} on {dataset}: "
+            rows[network, dataset, backbone] = row
+            folders[network, dataset, backbone] = folder
+            print(f"[{done}/{len(runs)}] {network} on {dataset}, {backbone}: "
                   f"{'current, skipped' if skipped else 'trained'}, 5-NN accuracy "
                   f"{row['knn_accuracy']:.4f}  ({time.perf_counter() - started:.0f} s so far)", flush=True)
 
@@ -256,8 +276,12 @@ def main(argv=None):
     if os.path.isfile(results_path):
         with open(results_path) as f:
             for row in json.load(f)["runs"]:
-                rows.setdefault((row["network"], row["dataset"]), row)
+                rows.setdefault((row["network"], row["dataset"], row.get("backbone", "original")),
+                                {"backbone": "original", **row})
     ordered = [rows[key] for key in sorted(rows, key=table_order)]
+    for (network, dataset), backbone in best_backbones(ordered).items():   # the gallery's figures
+        if (network, dataset, backbone) in folders:
+            copy_figures(network, dataset, folders[network, dataset, backbone], args.output)
     provenance = {"commit": source, "command": portable_command(sys.argv[1:] if argv is None else argv),
                   "machine": f"{os.cpu_count()} CPU cores, {threads} torch thread{'s' if threads > 1 else ''} "
                              f"per run, {args.jobs} run{'s' if args.jobs > 1 else ''} at a time, "

@@ -44,7 +44,7 @@ def test_figures_table_and_diagram_then_skips_current_runs(tiny_data, tmp_path):
                               f"{row['network']}-MNIST-metrics.json").read_text())
         assert row["knn_accuracy"] == metrics["final"]["knn_accuracy"]
     table = (output / "results.md").read_text()
-    assert "| siamese-contrastive | MNIST | 10 |" in table and "commit" in table
+    assert "| siamese-contrastive | original | MNIST | 10 |" in table and "commit" in table
     assert iio.imread(tmp_path / "architectures.png").shape[1] > 800
 
     again = make_figures(tiny_data, tmp_path)
@@ -64,7 +64,7 @@ def test_the_table_names_the_commit_as_it_was_before_the_figures_changed_it(tmp_
     sys.path.insert(0, os.path.join(ROOT, "scripts"))
     import make_figures as script
     events = []
-    row = {"network": "siamese-contrastive", "dataset": "MNIST", "epochs": 1, "knn_accuracy": 0.5,
+    row = {"network": "siamese-contrastive", "backbone": "original", "dataset": "MNIST", "epochs": 1, "knn_accuracy": 0.5,
            "precision_at_1": 0.5, "map_at_r": 0.5, "train_seconds": 1.0, "device": "cpu"}
     monkeypatch.setattr(script, "run_one", lambda *args: (row, str(tmp_path), False))
     monkeypatch.setattr(script, "copy_figures", lambda *args: events.append("figures"))
@@ -79,7 +79,7 @@ def provenance_of(tmp_path, monkeypatch, *options):
     """The results.md provenance line and results.json command of a stubbed make_figures run."""
     sys.path.insert(0, os.path.join(ROOT, "scripts"))
     import make_figures as script
-    row = {"network": "siamese-contrastive", "dataset": "MNIST", "epochs": 1, "knn_accuracy": 0.5,
+    row = {"network": "siamese-contrastive", "backbone": "original", "dataset": "MNIST", "epochs": 1, "knn_accuracy": 0.5,
            "precision_at_1": 0.5, "map_at_r": 0.5, "train_seconds": 1.0, "device": "cpu"}
     monkeypatch.setattr(script, "run_one", lambda *args: (row, str(tmp_path), False))
     monkeypatch.setattr(script, "copy_figures", lambda *args: None)
@@ -114,3 +114,15 @@ def test_the_provenance_line_names_the_data_variable_and_keeps_a_relative_path(t
     monkeypatch.chdir(ROOT)
     _, command = provenance_of(tmp_path, monkeypatch, "--data-dir", "../shared/datasets")
     assert "--data-dir ../shared/datasets" in command
+
+
+def test_the_gallery_shows_the_backbone_with_the_best_accuracy():
+    sys.path.insert(0, os.path.join(ROOT, "scripts"))
+    import make_figures as script
+    rows = [{"network": "vae", "dataset": "MNIST", "backbone": "original", "knn_accuracy": 0.7},
+            {"network": "vae", "dataset": "MNIST", "backbone": "wide", "knn_accuracy": 0.8},
+            {"network": "siamese-contrastive", "dataset": "MNIST", "backbone": "original", "knn_accuracy": 0.99},
+            {"network": "siamese-contrastive", "dataset": "MNIST", "backbone": "wide", "knn_accuracy": 0.98}]
+    assert script.best_backbones(rows) == {("vae", "MNIST"): "wide", ("siamese-contrastive", "MNIST"): "original"}
+    assert script.train_options("vae", "MNIST", "wide")[-2:] == ["--backbone", "wide"]
+    assert "--backbone" not in script.train_options("vae", "MNIST")
