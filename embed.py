@@ -15,7 +15,7 @@ import sys
 
 from train import HelpFormatter, OneLineParser
 from training.config import DATA_DIR_VARIABLE, default_data_dir, parse_number
-from training.errors import RunError
+from training.errors import RunError, run_command
 
 NPZ = "embeddings.npz"
 EXAMPLE = "python embed.py tmp/siamese-contrastive-pets-model.pt data/pets --output tmp/pets-embeddings"
@@ -120,21 +120,7 @@ def run(args):
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    try:
-        run(args)
-    except RunError as error:
-        print(f"embed.py: {error.label}: {error}", file=sys.stderr)
-        return error.exit_code
-    except KeyboardInterrupt:
-        print("embed.py: interrupted; every file written is whole", file=sys.stderr)
-        return 130
-    except OSError as error:
-        if error.errno is None:
-            raise
-        print(f"embed.py: error: could not write {error.filename or 'a file'} ({error.strerror})",
-              file=sys.stderr)
-        return 1
-    return 0
+    return run_command("embed.py", lambda: run(args))
 
 
 if __name__ == "__main__":

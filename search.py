@@ -16,7 +16,7 @@ import sys
 
 from embed import add_common_options, load_model, positive_int
 from train import HelpFormatter, OneLineParser
-from training.errors import RunError
+from training.errors import RunError, run_command
 
 FILES = {"figure": "search.png", "results": "search.json"}
 EXAMPLE = "python search.py tmp/siamese-contrastive-pets-model.pt photo.jpg --gallery data/pets -k 8"
@@ -135,21 +135,7 @@ def run(args, embed=None):
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
-    try:
-        run(args)
-    except RunError as error:
-        print(f"search.py: {error.label}: {error}", file=sys.stderr)
-        return error.exit_code
-    except KeyboardInterrupt:
-        print("search.py: interrupted; every file written is whole", file=sys.stderr)
-        return 130
-    except OSError as error:
-        if error.errno is None:
-            raise
-        print(f"search.py: error: could not write {error.filename or 'a file'} ({error.strerror})",
-              file=sys.stderr)
-        return 1
-    return 0
+    return run_command("search.py", lambda: run(args))
 
 
 if __name__ == "__main__":

@@ -10,6 +10,27 @@ def first_line(error, limit=120):
     return (lines[0] if lines else type(error).__name__)[:limit]
 
 
+def run_command(program: str, work) -> int:
+    """Run `work()` for the command `program` (embed.py, search.py): its exit code, 0 when it
+    went through; a known failure is one line on stderr, as train.py prints them."""
+    import sys
+    try:
+        work()
+    except RunError as error:
+        print(f"{program}: {error.label}: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print(f"{program}: interrupted; every file written is whole", file=sys.stderr)
+        return 130
+    except OSError as error:   # a full disk, say
+        if error.errno is None:
+            raise
+        print(f"{program}: error: could not write {error.filename or 'a file'} ({error.strerror})",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
 class RunError(Exception):
     """A run that cannot go on; `exit_code` 2 for bad input, 1 for a failure while training.
 
