@@ -133,11 +133,11 @@ def parse_args(argv=None):
                         help="online-contrastive, online-triplet: classes in each batch")
     parser.add_argument("--images-per-class", type=positive(int), default=16, metavar="K",
                         help="online-contrastive, online-triplet: images of each of those classes")
-    parser.add_argument("--mining", choices=TRIPLET_MINING, default="batch-hard",
-                        help="online-triplet: hardest positive and negative per anchor "
-                             "(batch-hard), nearest semi-hard negative per positive pair "
-                             "(semi-hard), or every triplet with a positive loss (all); "
-                             "batch-hard can collapse a 2-D space, see README")
+    parser.add_argument("--mining", choices=TRIPLET_MINING, default="all",
+                        help="online-triplet: every triplet with a positive loss (all), the "
+                             "hardest positive and negative per anchor (batch-hard), or the "
+                             "nearest semi-hard negative per positive pair (semi-hard); "
+                             "batch-hard collapses a 2-D space, see README")
     parser.add_argument("--resume", metavar="PATH", default=None,
                         help="continue the run saved in PATH (a model.pt written by an earlier run "
                              "of the same network, data set and --latent-dims, finished or "

@@ -30,7 +30,7 @@ class Config:
     margin: float = 1.0
     classes_per_batch: int = 10     # online-contrastive, online-triplet: P classes x K images a batch
     images_per_class: int = 16
-    mining: str = "batch-hard"      # online-triplet: batch-hard, semi-hard or all
+    mining: str = "all"             # online-triplet: all, batch-hard or semi-hard
     resume: str | None = None       # a model.pt to continue from; epochs is then the total
 
     @property
