@@ -104,11 +104,11 @@ def parse_args(argv=None):
                              "or the number of classes if fewer)")
     parser.add_argument("--images-per-class", type=parse_number(int), default=16, metavar="K",
                         help="online-contrastive, online-triplet: images of each of those classes")
-    parser.add_argument("--mining", metavar="{" + ",".join(MINING) + "}", default="batch-hard",
-                        help="online-triplet: hardest positive and negative per anchor "
-                             "(batch-hard), nearest semi-hard negative per positive pair "
-                             "(semi-hard), or every triplet with a positive loss (all); "
-                             "batch-hard can collapse a 2-D space, see README")
+    parser.add_argument("--mining", metavar="{" + ",".join(MINING) + "}", default="all",
+                        help="online-triplet: every triplet with a positive loss (all), the "
+                             "hardest positive and negative per anchor (batch-hard), or the "
+                             "nearest semi-hard negative per positive pair (semi-hard); "
+                             "batch-hard collapses a 2-D space, see README")
     parser.add_argument("--backbone", default="original", metavar="NAME",
                         help=f"the trunk every network builds on: {', '.join(BACKBONES)} (original: the "
                              f"original project's small convolutional net; wide: 32/64 filters and "

@@ -79,6 +79,12 @@ def load_checkpoint(path, identity, epochs, settings):
         if identity[what] != value:
             raise RunError(f"--resume {path} holds a {what} of {value!r}, not {identity[what]!r}; "
                            f"resume with the same network, data set, --latent-dims and --backbone")
+    if state["identity"].get("network") == "siamese-binary-cross-entropy" and "model_kind" not in state:
+        # Written before the Koch head's distance weights were kept negative: its weights load,
+        # but would mean another function.
+        raise RunError(f"--resume {path} holds a siamese-binary-cross-entropy head of an earlier version "
+                       f"(distance weights of either sign), which this version reads differently; train it "
+                       f"again")
     if state["epoch"] >= epochs:
         raise RunError(f"--resume {path} has already trained {state['epoch']} epochs; with --resume, "
                        f"--epochs is the total, so pass more than {state['epoch']}")

@@ -44,7 +44,7 @@ class Config:
     margin: float = 1.0
     classes_per_batch: int | None = None  # online-*: P classes x K images a batch (None: min(10, classes))
     images_per_class: int = 16
-    mining: str = "batch-hard"      # online-triplet: batch-hard, semi-hard or all
+    mining: str = "all"             # online-triplet: all, batch-hard or semi-hard
     resume: str | None = None       # a model.pt to continue from; epochs is then the total
     backbone: str = "original"      # the trunk every network builds on (networks/backbones.py)
     image_size: int | None = None   # a folder's images are resized to this (None: datasets/folder.py's rule)

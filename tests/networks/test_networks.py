@@ -29,16 +29,32 @@ def test_gradients_reach_the_first_convolution(model_class):
     assert first_conv.weight.grad is not None and first_conv.weight.grad.abs().sum() > 0
 
 
-def test_koch_head_is_a_weighted_l1_distance():
+def test_koch_head_is_a_negatively_weighted_l1_distance():
     net = KochSiameseNet(2)
-    with torch.no_grad():
-        net.similarity.weight.copy_(torch.tensor([[2.0, -1.0]]))
+    with torch.no_grad():  # softplus(log(e - 1)) = 1, softplus(log(e^2 - 1)) = 2
+        net.similarity.weight.copy_(torch.tensor([[math.log(math.e - 1), math.log(math.e ** 2 - 1)]]))
         net.similarity.bias.fill_(0.5)
     images = torch.randn(3, 1, 28, 28)
     z = net.embed(torch.cat([images, images.flip(0)]))
     z1, z2 = z.chunk(2)
-    expected = 2.0 * (z1[:, 0] - z2[:, 0]).abs() - (z1[:, 1] - z2[:, 1]).abs() + 0.5
+    expected = 0.5 - (z1[:, 0] - z2[:, 0]).abs() - 2.0 * (z1[:, 1] - z2[:, 1]).abs()
     assert torch.allclose(net(images, images.flip(0)), expected, atol=1e-5)
+
+
+def test_koch_head_never_rewards_distance_whatever_its_weights():
+    # The head alone (the trunk replaced by the identity, so the "images" are embeddings), with
+    # raw weights of both signs: a free-sign head with a = (3, -3) would call the pairs moved
+    # apart along the first axis more alike; this one calls every pair moved apart less alike.
+    net = KochSiameseNet(2)
+    net.embedding_net = torch.nn.Identity()
+    with torch.no_grad():
+        net.similarity.weight.copy_(torch.tensor([[3.0, -3.0]]))
+    generator = torch.Generator().manual_seed(0)
+    z1, z2 = torch.randn(50, 2, generator=generator), torch.randn(50, 2, generator=generator)
+    for axis in range(2):
+        apart = z2.clone()
+        apart[:, axis] += 0.5 * torch.sign(z2[:, axis] - z1[:, axis])
+        assert (net(z1, apart) < net(z1, z2)).all()
 
 
 @pytest.mark.parametrize("latent_dims", [1, 2, 16])
