@@ -180,8 +180,8 @@ EXPERIMENTS = {
         make_sampler=_balanced_batches,
         batch_loss=_online_triplet_loss,
         settings=(*COMMON_SETTINGS, "margin", "classes_per_batch", "images_per_class", "mining"),
-        remedy="try --mining semi-hard (batch-hard's hardest triplets can pull a 2-D space onto one "
-               "point) or a lower --lr"),
+        remedy="with --mining batch-hard a 2-D space collapses at every --lr tried: use --mining all "
+               "(the default) or --mining semi-hard; otherwise try a lower --lr"),
     "vae": Experiment(
         summary="variational autoencoder, negative ELBO; embedding = posterior mean",
         make_model=lambda config, shape, classes: VariationalAutoencoder(config.latent_dims, **_trunk(config, shape)),

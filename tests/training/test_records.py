@@ -181,7 +181,7 @@ def test_a_collapsed_space_is_reported_once_with_its_epoch(tiny_data, tmp_path, 
 
 
 def test_online_triplet_names_its_own_remedy_for_a_collapse():
-    assert "--mining semi-hard" in EXPERIMENTS["online-triplet"].remedy
+    assert "--mining all" in EXPERIMENTS["online-triplet"].remedy
 
 
 def test_a_loss_that_explodes_without_becoming_nan_is_reported_as_diverged(tiny_data, tmp_path, monkeypatch,
