@@ -252,3 +252,14 @@ def test_a_run_on_a_gpu_asks_cudnn_for_deterministic_algorithms(monkeypatch):
     seed_everything(5, torch.device("cuda", 0))
     assert torch.backends.cudnn.deterministic is True and torch.backends.cudnn.benchmark is False
     assert torch.initial_seed() == 5
+
+
+def test_a_koch_checkpoint_from_before_the_negative_weights_is_not_resumed(tmp_path):
+    from training.checkpoint import FORMAT, load_checkpoint
+    from training.errors import RunError
+    identity = {"network": "siamese-binary-cross-entropy", "dataset": "MNIST", "latent_dims": 2}
+    path = tmp_path / "model.pt"
+    torch.save({"format": FORMAT, "format_version": 1, "epoch": 1, "identity": identity,
+                "configuration": {"epochs": 1}}, path)
+    with pytest.raises(RunError, match="head of an earlier version"):
+        load_checkpoint(str(path), {**identity, "backbone": "original"}, 2, {})
