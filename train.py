@@ -33,7 +33,8 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter):
 
     def _get_help_string(self, action):
         text = action.help or ""
-        if action.default not in (None, False, argparse.SUPPRESS) and "default" not in text:
+        if not (action.default is None or action.default is False or action.default is argparse.SUPPRESS
+                or "default" in text):
             text += " (default: %(default)s)"
         return text
 
@@ -84,7 +85,7 @@ def parse_args(argv=None):
                         metavar="N",
                         help="write a GIF of the test set's latent space, one frame per epoch; "
                              "with N, also a frame every N batches (the original's --animation "
-                             "True and False are accepted too)")
+                             "True and False are accepted too; default: off)")
     parser.add_argument("--device", default="auto",
                         help="auto (CUDA when available), cpu, cuda or cuda:N; a device this "
                              "machine does not have is an error")
@@ -197,14 +198,19 @@ def resume_command(argv, checkpoint):
 
 
 def summary(final, paths):
-    """The end of the run in a few lines: the last epoch's numbers and the files written."""
-    lines = [f"epoch {final['epoch']}: training loss {final['train_loss']:.4f}, validation loss "
-             f"{final['val_loss']:.4f}",
+    """The end of the run in a few lines: the last epoch's numbers, the files written and, last,
+    what went wrong if something did (the space collapsed, the loss diverged)."""
+    import json
+    from training.loop import loss_text
+    with open(paths["metrics"]) as f:
+        warnings = json.load(f)["warnings"]
+    lines = [f"epoch {final['epoch']}: training loss {loss_text(final['train_loss'])}, validation loss "
+             f"{loss_text(final['val_loss'])}",
              f"test set: 5-NN accuracy {final['knn_accuracy']:.4f}, precision@1 "
              f"{final['precision_at_1']:.4f}, MAP@R {final['map_at_r']:.4f}, silhouette "
              f"{final['silhouette']:.4f}",
              "wrote:"]
-    return "\n".join(lines + [f"  {path}" for path in paths.values()])
+    return "\n".join(lines + [f"  {path}" for path in paths.values()] + warnings)
 
 
 if __name__ == "__main__":

@@ -62,8 +62,10 @@ def _download(name, root, raw_folder, wanted):
 
     # torchvision makes the folders before it downloads; a download that fails must not leave
     # them behind (bad input writes nothing). Innermost first, for rmdir.
-    made = [folder for folder in (raw_folder, os.path.dirname(raw_folder), root)
-            if folder and not os.path.isdir(folder)]
+    made, folder = [], os.path.abspath(raw_folder)
+    while not os.path.isdir(folder):   # every missing folder up to the first that exists
+        made.append(folder)
+        folder = os.path.dirname(folder)
     try:
         getattr(torchvision.datasets, name)(root, train=True, download=True)
     except Exception as error:  # torchvision raises RuntimeError, URLError, OSError, ...
@@ -72,7 +74,8 @@ def _download(name, root, raw_folder, wanted):
                 os.rmdir(folder)
             except OSError:  # not empty (a partial download) or not made after all
                 pass
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        reason = " ".join(line.strip() for line in str(error).splitlines() if line.strip())[:160].rstrip(":")
+        reason = reason or type(error).__name__
         raise DatasetError(
             f"{name} is not in {raw_folder} (expected {', '.join(wanted)}) and could not be "
             f"downloaded ({reason}); pass --data-dir with a folder that holds {name}/raw/, "

@@ -13,7 +13,7 @@ import os
 
 import torch
 
-from .errors import RunError, first_line
+from .errors import RunError, unreadable_checkpoint
 from .files import write_atomically
 
 FORMAT = "siamese-net-and-friends checkpoint"
@@ -66,12 +66,15 @@ def load_checkpoint(path, identity, epochs, settings):
     """
     if not path:  # an unset shell variable, say: not a reason to start afresh over the old files
         raise RunError("--resume was given an empty path; give the model.pt of the run to continue")
+    if os.path.isdir(path):
+        raise RunError(f"--resume {path} is a folder; give the model.pt of the run to continue")
     if not os.path.isfile(path):
         raise RunError(f"--resume {path}: no such file")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # torch raises UnpicklingError, RuntimeError, EOFError, ...
-        raise RunError(f"--resume {path} is not a checkpoint of this program ({first_line(error)})") from None
+        raise RunError(f"--resume {path} is not a checkpoint of this program "
+                       f"({unreadable_checkpoint(path, error)})") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise RunError(f"--resume {path} is not a checkpoint of this program (no '{FORMAT}' marker)")
     # Checkpoints from before backbones could be chosen hold the original's.

@@ -5,9 +5,32 @@ import contextlib
 
 def first_line(error, limit=120):
     """What an exception says, in one line of at most `limit` characters (its type's name when
-    it says nothing), for a one-line error message that quotes a library's reason."""
-    lines = str(error).strip().splitlines()
-    return (lines[0] if lines else type(error).__name__)[:limit]
+    it says nothing; terminal colour codes removed), for a one-line error message that quotes a
+    library's reason."""
+    import re
+    lines = re.sub(r"\x1b\[[0-9;]*m|\[[0-9;]*m", "", str(error)).strip().splitlines()
+    line = lines[0] if lines else type(error).__name__
+    return line if len(line) <= limit else line[:limit - 3].rsplit(" ", 1)[0] + " ..."
+
+
+def unreadable_checkpoint(path, error):
+    """Why `path` could not be read as a checkpoint, in a few words of our own: torch's messages
+    run over several lines and talk about its own defaults."""
+    import os
+    if os.path.isdir(path):
+        return "it is a folder, not a file"
+    try:
+        with open(path, "rb") as f:
+            if f.read(4) != b"PK\x03\x04":   # torch.save writes a zip archive
+                return "not a torch file"
+    except OSError:
+        pass
+    text = str(error)
+    if "zip archive" in text or "PytorchStreamReader" in text:
+        return "not a torch file, or a truncated one"
+    if "Weights only load failed" in text or "weights_only" in text:
+        return "it holds Python objects that a checkpoint of this program never holds"
+    return first_line(error)
 
 
 def run_command(program: str, work) -> int:

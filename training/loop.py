@@ -37,9 +37,6 @@ def run(config: Config, show_progress: bool | None = None) -> tuple[dict, dict]:
     run = set_up(config)
     paths = planned_paths(config)
     progress = Progress((config.epochs - run.first_epoch + 1) * len(run.sampler), show_progress)
-    progress.line(start_line(run))
-    for warning in run.warnings:
-        progress.line(warning)
     run_environment = environment(run.device)
     if run.initial_val_loss is None and run.first_epoch == 1:
         run.initial_val_loss = validation_loss(run.model, run.experiment, run.test, run.validation_batches,
@@ -56,6 +53,9 @@ def run(config: Config, show_progress: bool | None = None) -> tuple[dict, dict]:
                        + (", or --device cpu" if run.device.type != "cpu" else ""))
     with Interruption() as interruption, out_of_memory_explained(run.device, smaller_batches):
         make_output_folder(config.output)  # only now: everything above has been checked
+        progress.line(start_line(run))
+        for warning in run.warnings:
+            progress.line(warning)
         with progress:
             try:
                 for epoch in range(run.first_epoch, config.epochs + 1):
@@ -95,8 +95,6 @@ def run(config: Config, show_progress: bool | None = None) -> tuple[dict, dict]:
     if config.animation is not None and len(run.frames) == 1 and "animation" in written:
         progress.line("note: the GIF has a single frame (one epoch); train more epochs, or use --animation N "
                       "for a frame every N batches")
-    for warning in alarms(run):   # the run ends on what went wrong, if something did
-        progress.line(warning)
     if stopped is not None:
         stopped.checkpoint, stopped.epochs_completed = saved, len(run.history)
         if failures:  # one line still says everything
@@ -202,12 +200,10 @@ def validation_loss(model, experiment, split, batches, config) -> float:
     return (total / sum(len(batch[0]) for batch in batches)).item()
 
 
-def alarms(run: Run, row: dict | None = None, collapsed: bool = False) -> list:
-    """Warnings that the space collapsed or the loss diverged, each with its likely cause and
-    remedy. With `row` (the epoch just scored): the new ones, recorded in `run.alarms`; without:
-    all of the run's, to repeat at its end."""
-    if row is None:
-        return [message for _, message in run.alarms.values()]
+def alarms(run: Run, row: dict, collapsed: bool) -> list:
+    """Warnings that the space collapsed or the loss diverged after the epoch of `row`, each with
+    its likely cause and remedy: the new ones, recorded in `run.alarms` (metrics.json keeps them,
+    and train.py repeats them as the run's last lines)."""
     new = []
     epoch = row["epoch"]
     if collapsed and "collapsed" not in run.alarms:
@@ -239,10 +235,17 @@ def start_line(run: Run) -> str:
     count = torch.get_num_threads()
     threads = f" ({count} thread{'s' if count > 1 else ''})" if run.device.type == "cpu" else ""
     resumed = f", resuming after epoch {run.first_epoch - 1}" if run.first_epoch > 1 else ""
-    return (f"{run.identity['network']} on {run.identity['dataset']}, backbone {config.backbone}, "
-            f"{run.device}{threads}, {config.epochs} epochs{resumed} -> {config.prefix}*")
+    images = "x".join(str(size) for size in run.train.shape)
+    return (f"{run.identity['network']} on {run.identity['dataset']} ({len(run.train)} training images of "
+            f"{images}), backbone {config.backbone}, {run.device}{threads}, {config.epochs} "
+            f"epoch{'s' if config.epochs > 1 else ''}{resumed} -> {config.prefix}*")
+
+
+def loss_text(value: float) -> str:
+    """A loss as the log shows it: 4 decimals, or in powers of ten when it has grown huge."""
+    return f"{value:.4f}" if abs(value) < 1e5 else f"{value:.3e}"
 
 
 def epoch_line(row: dict, epochs: int) -> str:
-    return (f"epoch {row['epoch']}/{epochs}: loss {row['train_loss']:.4f}, validation loss "
-            f"{row['val_loss']:.4f}, 5-NN {row['knn_accuracy']:.4f}, {row['seconds']:.1f} s")
+    return (f"epoch {row['epoch']}/{epochs}: loss {loss_text(row['train_loss'])}, validation loss "
+            f"{loss_text(row['val_loss'])}, 5-NN {row['knn_accuracy']:.4f}, {row['seconds']:.1f} s")

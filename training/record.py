@@ -98,6 +98,7 @@ def metrics_document(run: Run, environment: dict, files: dict, interrupted: str 
         "collapsed": run.alarms["collapsed"][0] if "collapsed" in run.alarms else None,
         "diverged": run.alarms["diverged"][0] if "diverged" in run.alarms else None,
         "initial_val_loss": run.initial_val_loss,
+        "warnings": [message for _, message in run.alarms.values()],
         "data": run.source,
         "held_out": run.held_out,
         "epochs": history,

@@ -110,7 +110,8 @@ def set_up(config: Config) -> Run:
     run.source, run.held_out = data.source, data.held_out
     if "batch_size" in experiment.settings and config.batch_size > len(train):
         run.warnings.append(f"warning: --batch-size {config.batch_size} is larger than the training split "
-                            f"({len(train)} items): each epoch is one batch of {len(train)}")
+                            f"({len(train)} items): each epoch is one batch of {len(train)}, a single step; "
+                            f"a smaller --batch-size (say {max(1, len(train) // 8)}) takes more steps")
     if checkpoint is not None:
         run.frames = restore(checkpoint, model, optimizer, run.generator, device)
         run.history, run.first_epoch = checkpoint["history"], checkpoint["epoch"] + 1

@@ -22,7 +22,7 @@ from datasets.split import Split
 
 from .checkpoint import FORMAT, FORMAT_VERSION
 from .config import Config
-from .errors import ConfigError, first_line
+from .errors import ConfigError, first_line, unreadable_checkpoint
 
 BATCH_SIZE = 256
 WRAPPER_PREFIXES = ("module.", "_orig_mod.")   # DistributedDataParallel's and torch.compile's
@@ -99,7 +99,8 @@ def load_trained(path: str, device: torch.device | str = "cpu") -> Trained:
     try:
         state = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as error:  # UnpicklingError, RuntimeError, EOFError, ...
-        raise ConfigError(f"{path} is not a checkpoint of this program ({first_line(error)})") from None
+        raise ConfigError(f"{path} is not a checkpoint of this program "
+                          f"({unreadable_checkpoint(path, error)})") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
         raise ConfigError(f"{path} is not a checkpoint of this program (no '{FORMAT}' marker)")
     version = state.get("format_version")

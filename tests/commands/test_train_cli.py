@@ -189,7 +189,7 @@ def test_the_log_is_a_start_line_and_a_line_an_epoch_with_no_progress_bar_when_r
                      "--output", tmp_path)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert lines[0].startswith("siamese-contrastive on MNIST, backbone original, cpu (")
+    assert lines[0].startswith("siamese-contrastive on MNIST (120 training images of 1x28x28), backbone original, cpu (")
     assert lines[0].endswith(f"2 epochs -> {tmp_path}/siamese-contrastive-MNIST-*")
     assert [line.split(":")[0] for line in lines[1:3]] == ["epoch 1/2", "epoch 2/2"]
     assert "5-NN" in lines[1] and lines[1].endswith(" s")
@@ -230,4 +230,4 @@ def test_a_batch_larger_than_the_training_split_says_what_is_used_instead(tiny_d
                      "--output", tmp_path)
     assert result.returncode == 0, result.stderr
     assert ("warning: --batch-size 5000 is larger than the training split (120 items): each epoch is one "
-            "batch of 120") in result.stdout.splitlines()
+            "batch of 120, a single step; a smaller --batch-size (say 15) takes more steps") in result.stdout.splitlines()

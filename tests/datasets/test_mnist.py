@@ -87,6 +87,17 @@ def test_missing_files_offline_name_the_folder_files_and_option(tmp_path, monkey
     assert os.listdir(tmp_path) == []   # the failed download left no folders behind
 
 
+def test_a_failed_download_into_a_deep_folder_leaves_none_behind_and_says_why(tmp_path, monkeypatch):
+    def offline_with_a_two_line_reason(self):
+        os.makedirs(self.raw_folder, exist_ok=True)
+        raise RuntimeError("Error downloading train-images-idx3-ubyte.gz:\nTried mirror: no internet")
+    monkeypatch.setattr(torchvision.datasets.MNIST, "download", offline_with_a_two_line_reason)
+    with pytest.raises(DatasetError) as error:
+        load_split("MNIST", str(tmp_path / "a" / "b" / "c"), train=True)
+    assert "(Error downloading train-images-idx3-ubyte.gz: Tried mirror: no internet)" in str(error.value)
+    assert os.listdir(tmp_path) == []
+
+
 def copy_of(tiny_data, tmp_path):
     root = tmp_path / "copy"
     shutil.copytree(tiny_data, root)

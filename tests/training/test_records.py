@@ -171,13 +171,12 @@ def test_a_collapsed_space_is_reported_once_with_its_epoch(tiny_data, tmp_path, 
                           output=str(tmp_path)), show_progress=False)
     lines = capsys.readouterr().out.splitlines()
     warnings = [line for line in lines if line.startswith("warning") and "collapsed" in line]
-    # Said when it happens, and once more as the run's last line; never again for epoch 2.
-    assert len(warnings) == 2 and warnings[0] == warnings[1] == lines[-1] and "epoch 1" in warnings[0]
-    assert "try a lower --lr" in warnings[0]
+    # Said when it happens, never again for epoch 2; metrics.json keeps it for train.py's last line.
+    assert len(warnings) == 1 and "epoch 1" in warnings[0] and "try a lower --lr" in warnings[0]
     assert final["test_spread"] == 0.0 and final["map_at_r"] == 0.0
     assert not math.isnan(final["knn_accuracy"])
     document = json.loads((tmp_path / "embedding-classification-MNIST-metrics.json").read_text())
-    assert document["collapsed"] == 1 and document["diverged"] is None
+    assert document["collapsed"] == 1 and document["diverged"] is None and document["warnings"] == warnings
 
 
 def test_online_triplet_names_its_own_remedy_for_a_collapse():
@@ -197,10 +196,12 @@ def test_a_loss_that_explodes_without_becoming_nan_is_reported_as_diverged(tiny_
                         dataclasses.replace(experiment, batch_loss=exploding))
     run(Config("embedding-classification", "MNIST", epochs=2, lr=1e-9, data_dir=tiny_data,
                output=str(tmp_path)), show_progress=False)
-    lines = capsys.readouterr().out.splitlines()
-    assert "diverged" in lines[-1] and "epoch 1" in lines[-1] and "try a lower --lr" in lines[-1]
+    warnings = [line for line in capsys.readouterr().out.splitlines() if line.startswith("warning")
+                and "diverged" in line]
+    assert len(warnings) == 1
+    assert "diverged" in warnings[0] and "epoch 1" in warnings[0] and "try a lower --lr" in warnings[0]
     document = json.loads((tmp_path / "embedding-classification-MNIST-metrics.json").read_text())
-    assert document["diverged"] == 1 and document["collapsed"] is None
+    assert document["diverged"] == 1 and document["collapsed"] is None and document["warnings"] == warnings
     assert document["final"]["train_loss"] > 100 * document["initial_val_loss"]
 
 
@@ -263,3 +264,30 @@ def test_a_koch_checkpoint_from_before_the_negative_weights_is_not_resumed(tmp_p
                 "configuration": {"epochs": 1}}, path)
     with pytest.raises(RunError, match="head of an earlier version"):
         load_checkpoint(str(path), {**identity, "backbone": "original"}, 2, {})
+
+
+def test_the_command_ends_on_what_went_wrong(tmp_path):
+    import train
+    metrics = tmp_path / "metrics.json"
+    warning = "warning: epoch 1: the loss (8.6e+22) is over 100 times ...; try a lower --lr (now 10)"
+    metrics.write_text(json.dumps({"warnings": [warning]}))
+    final = {"epoch": 1, "train_loss": 8.6e22, "val_loss": 0.5, "knn_accuracy": 0.1, "precision_at_1": 0.1,
+             "map_at_r": 0.1, "silhouette": 0.0}
+    lines = train.summary(final, {"metrics": str(metrics)}).splitlines()
+    assert lines[-1] == warning
+    assert "training loss 8.600e+22" in lines[0]
+
+
+@pytest.mark.parametrize("make,reason", [
+    (lambda path: path.mkdir(), "is a folder"),
+    (lambda path: path.write_text("# not a checkpoint"), "(not a torch file)"),
+    (lambda path: path.write_bytes(b"PK\x03\x04 and then nothing"), "not a torch file, or a truncated one"),
+    (lambda path: torch.save(torch.nn.Linear(2, 2), path), "holds Python objects that a checkpoint")])
+def test_a_file_that_is_no_checkpoint_is_named_in_plain_words(make, reason, tmp_path):
+    from training.checkpoint import load_checkpoint
+    from training.errors import RunError
+    path = tmp_path / "model.pt"
+    make(path)
+    with pytest.raises(RunError) as error:
+        load_checkpoint(str(path), {}, 2, {})
+    assert reason in str(error.value) and "\x1b" not in str(error.value) and "[1m" not in str(error.value)
