@@ -121,8 +121,11 @@ def run(args, embed=None):
     write_atomically(written["results"], (json.dumps(record, indent=1) + "\n").encode())
     lines = [f"searched {len(gallery):,} gallery images ({gallery.source}) "
              f"for {len(paths):,} quer{'y' if len(paths) == 1 else 'ies'} with {trained.description}"]
+    if k < args.k:
+        lines.append(f"note: -k {args.k} is more than the gallery holds besides a query: {k} neighbours each")
     if mean is not None:
-        lines.append(f"precision@{k}: {mean:.4f} over {len(scores):,} queries with a class")
+        lines.append(f"precision@{k}: {mean:.4f} over {len(scores):,} quer{'y' if len(scores) == 1 else 'ies'} "
+                     f"with a class")
     for result in results[:5]:
         nearest_one = result["neighbours"][0] if result["neighbours"] else None
         if nearest_one:

@@ -18,6 +18,7 @@ MATCH, MISMATCH = CLASS_COLOURS[2], CLASS_COLOURS[3]   # tab10's green and red
 QUERY = CLASS_COLOURS[7]                             # and its grey, for the query's own frame
 CELL_INCHES = 1.25
 MAX_ROWS = 50        # queries drawn; the JSON holds every one
+MAX_COLUMNS = 20     # neighbours drawn per query; likewise
 NAME_LENGTH = 14     # characters of a class name under a thumbnail
 
 
@@ -40,9 +41,10 @@ def neighbours_figure(queries, neighbours, distances, query_labels: Sequence, ne
                       *, title: str, found=None) -> Figure:
     """queries (Q, C, H, W), neighbours (Q, k, C, H, W) uint8; distances (Q, k); labels: a class
     name or None per query, and per query a list of k. `found` (Q, k) bools: False draws
-    'not found' over a neighbour whose file could not be read. At most MAX_ROWS rows are drawn."""
-    count, k = len(queries), neighbours.shape[1]
-    rows = min(count, MAX_ROWS)
+    'not found' over a neighbour whose file could not be read. At most MAX_ROWS rows of
+    MAX_COLUMNS neighbours are drawn."""
+    count, found_k = len(queries), neighbours.shape[1]
+    rows, k = min(count, MAX_ROWS), min(found_k, MAX_COLUMNS)
     figure = plt.figure(figsize=(CELL_INCHES * (k + 1) + 0.3, CELL_INCHES * 1.25 * rows + 0.8))
     grid = figure.add_gridspec(rows, k + 1, wspace=0.15, hspace=0.6, left=0.02, right=0.98,
                                bottom=0.4 / (CELL_INCHES * 1.25 * rows + 0.8),
@@ -68,5 +70,7 @@ def neighbours_figure(queries, neighbours, distances, query_labels: Sequence, ne
                 axes.text(0.5, 0.5, "not found", ha="center", va="center", fontsize=7,
                           transform=axes.transAxes)
     shown = title if rows == count else f"{title} (the first {rows} of {count} queries)"
+    if k < found_k:
+        shown += f"; the nearest {k} of each query's {found_k} drawn"
     figure.suptitle(shown, fontsize=10)
     return figure
