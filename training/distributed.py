@@ -207,13 +207,16 @@ class World:
 
     def wrap(self, model: torch.nn.Module) -> torch.nn.Module:
         """`model` as the processes train it: DistributedDataParallel over the world (its
-        parameters broadcast from process 0), or `model` itself for a single process."""
+        parameters broadcast from process 0), which carries the world for the batch losses
+        (`world_of`), or `model` itself for a single process."""
         if not self.ddp:
             return model
         device = next(model.parameters()).device
         with self.contact():
-            return torch.nn.parallel.DistributedDataParallel(
+            wrapped = torch.nn.parallel.DistributedDataParallel(
                 model, device_ids=[device.index] if device.type == "cuda" else None)
+        wrapped.world = self   # what the batch losses share the batch by: world_of(model)
+        return wrapped
 
     def close(self) -> None:
         """Leave the process group (a World of one has none)."""
@@ -222,6 +225,13 @@ class World:
 
 
 ALONE = World()
+
+
+def world_of(model: torch.nn.Module) -> World:
+    """The World whose processes train `model` together (a model World.wrap returned), else
+    ALONE: a batch loss given the DistributedDataParallel model shares its batch, one given the
+    bare model (a single process, or process 0's evaluation) computes the whole batch's."""
+    return getattr(model, "world", ALONE)
 
 
 def _bounds(items, rank, size):

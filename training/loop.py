@@ -197,7 +197,7 @@ def train_epoch(run: Run, epoch: int, progress: Progress, after_batch, interrupt
     checked = 0
     for index, batch in enumerate(batches, start=1):
         with world.contact():   # another process died or stalled: LostContactError
-            loss = run.experiment.batch_loss(model, run.train, batch, config, world)   # this process's share
+            loss = run.experiment.batch_loss(model, run.train, batch, config)   # this process's share
             optimizer.zero_grad(set_to_none=True)
             # DDP averages the processes' gradients, and their shares add up to the batch's loss.
             (loss * world.size).backward()

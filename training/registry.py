@@ -6,9 +6,10 @@ is: a module in networks/, a loss in losses/, one entry in EXPERIMENTS, and test
 
 Every `batch_loss(model, split, batch, config)` looks its images up with `split.inputs`,
 and a siamese or triplet step embeds all its images in one forward pass. Under torchrun the
-loop passes the run's World as well: a loss that is a mean over items is wrapped in
-`mean_over_items`, which hands it this process's rows; one that needs the whole batch (online
-mining, the vae's noise) shares it out itself (training/distributed.py).
+model is DistributedDataParallel, and `world_of(model)` the processes sharing each batch: a
+loss that is a mean over items is wrapped in `mean_over_items`, which hands it this process's
+rows; one that needs the whole batch (online mining, the vae's noise) shares it out itself
+(training/distributed.py).
 """
 
 import dataclasses
@@ -24,7 +25,7 @@ from losses import (binary_cross_entropy_with_logits, contrastive_loss, cross_en
 from networks import ClassificationNet, EmbeddingNet, KochSiameseNet, VariationalAutoencoder
 
 from .config import Config, canonical_network
-from .distributed import ALONE, World
+from .distributed import world_of
 from .errors import ConfigError
 from .names import ALIASES  # noqa: F401  (for importers)
 from .vae_figures import vae_figures
@@ -49,12 +50,11 @@ class SamplerFactory(Protocol):
 
 class BatchLoss(Protocol):
     """The mean loss of one batch; it reaches the network through `model(...)` (its forward),
-    so that a wrapper (DistributedDataParallel, hooks) sees every call. With several processes
-    (`world`, training/distributed.py) each returns its share of the loss of the whole batch,
-    computed from its rows of the batch: the shares add up to the batch's loss."""
+    so that a wrapper (DistributedDataParallel, hooks) sees every call. When several processes
+    train `model` (`world_of(model)`, training/distributed.py), each returns its share of the
+    whole batch's loss, computed from its rows of the batch: the shares add up to that loss."""
 
-    def __call__(self, model: nn.Module, split: Split, batch: Batch, config: Config,
-                 world: World = ALONE) -> torch.Tensor: ...
+    def __call__(self, model: nn.Module, split: Split, batch: Batch, config: Config) -> torch.Tensor: ...
 
 
 # Every network uses these; the others are listed per experiment (Experiment.settings).
@@ -79,7 +79,8 @@ class Experiment:
 def mean_over_items(batch_loss):
     """`batch_loss`, a mean over the batch's items, shared by rows: each process takes the
     mean over its rows of every column of the batch, weighed by its share of the items."""
-    def shared(model, split, batch, config, world=ALONE):
+    def shared(model, split, batch, config):
+        world = world_of(model)
         mine = [world.rows(column) for column in batch]
         return world.weigh(batch_loss(model, split, mine, config), len(batch[0]))
     return shared
@@ -110,24 +111,24 @@ def _triplet_loss(model, split, batch, config):
 # The online losses mine the whole batch: each process embeds its rows and gathers the others'
 # embeddings, with their gradients; every process computes the same loss and takes its share.
 
-def _online_contrastive_loss(model, split, batch, config, world=ALONE):
-    (indices,) = batch
+def _online_contrastive_loss(model, split, batch, config):
+    (indices,), world = batch, world_of(model)
     embeddings = world.gather(model(split.inputs(world.rows(indices))), len(indices))
     return world.divide(online_contrastive_loss(embeddings, split.labels[indices], config.margin))
 
 
-def _online_triplet_loss(model, split, batch, config, world=ALONE):
-    (indices,) = batch
+def _online_triplet_loss(model, split, batch, config):
+    (indices,), world = batch, world_of(model)
     embeddings = world.gather(model(split.inputs(world.rows(indices))), len(indices))
     return world.divide(online_triplet_loss(embeddings, split.labels[indices], config.margin,
                                             config.mining))
 
 
-def _vae_loss(model, split, batch, config, world=ALONE):
+def _vae_loss(model, split, batch, config):
     # The encoder sees normalised images like every other network; the Bernoulli
     # reconstruction targets are the pixel intensities in [0, 1]. The noise of z is drawn for
     # the whole batch, the same in every process, and each process takes its rows.
-    (indices,) = batch
+    (indices,), world = batch, world_of(model)
     noise = torch.randn(len(indices), config.latent_dims, device=split.labels.device)
     mine = world.rows(indices)
     logits, mean, log_variance = model(split.inputs(mine), world.rows(noise))

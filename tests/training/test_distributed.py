@@ -173,7 +173,7 @@ def _shares_and_decisions(tiny_data):
             whole = experiment.batch_loss(alone.model, alone.train, batch, config)
             whole.backward()
             torch.manual_seed(size)
-            share = experiment.batch_loss(shared.training_model, shared.train, batch, config, world)
+            share = experiment.batch_loss(shared.training_model, shared.train, batch, config)
             (share * world.size).backward()
             total = world.sum(share.detach().clone())
             gradient = max((mine.grad - theirs.grad).abs().max().item()
@@ -344,11 +344,11 @@ def _fault_in_process_1_at_epoch_2_batch_3(fault, tiny_data, output):
     trained = {"batches": 0}
     per_epoch = 8   # 120 items in batches of 16
 
-    def faulty(model, split, batch, config, world=distributed.ALONE):
-        loss = triplet.batch_loss(model, split, batch, config, world)
+    def faulty(model, split, batch, config):
+        loss = triplet.batch_loss(model, split, batch, config)
         if model.training:
             trained["batches"] += 1
-            if world.rank == 1 and trained["batches"] == per_epoch + 3:
+            if distributed.world_of(model).rank == 1 and trained["batches"] == per_epoch + 3:
                 if fault == "signal":
                     os.kill(os.getpid(), signal.SIGTERM)   # noted; the batch goes on
                 else:
