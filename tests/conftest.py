@@ -12,10 +12,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 REAL_DATA_VARIABLE = "SIAMESE_DATA_DIR"
 
 
-def pytest_configure(config):
-    config.addinivalue_line("markers", "slow: a test that takes more than a few seconds (deselect: -m 'not slow')")
-
-
 def write_idx(path, array):
     """Write a uint8 array as an uncompressed IDX file (magic 0x0000 08 ndim, big-endian sizes)."""
     array = np.ascontiguousarray(array, dtype=np.uint8)
