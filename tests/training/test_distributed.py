@@ -4,7 +4,9 @@ Whole runs are launched as a user launches them, `python -m torch.distributed.ru
 --nproc-per-node 2 train.py ...` (torchrun), on the tiny IDX data, with gloo on the CPU and one
 thread per process. What needs a look inside the processes (a loss's share of a batch, the
 decisions they take together) runs in two processes started with torch.multiprocessing and the
-environment torchrun would give them.
+environment torchrun would give them. Every test that starts processes is marked slow (each
+process loads torch); the fast loop keeps the checks of a batch's cut and of torchrun's
+environment.
 """
 
 import json
@@ -201,6 +203,7 @@ def _shares_and_decisions(tiny_data):
     return seen
 
 
+@pytest.mark.slow
 def test_two_processes_share_every_batch_loss_exactly_and_take_their_decisions_together(tiny_data):
     results = in_processes(_shares_and_decisions, tiny_data)
     assert list(results) == [0], results   # process 1 left without a word
@@ -259,6 +262,7 @@ def one_process(tiny_data, tmp_path_factory):
     return folder
 
 
+@pytest.mark.slow
 def test_two_processes_train_the_model_one_process_trains(one_process, tiny_data, tmp_path):
     # 13 a batch: 7 + 6 rows, and the last batch of each epoch (3 items) 2 + 1.
     result = train(*VAE, "--epochs", EPOCHS, "--data-dir", tiny_data, "--output", tmp_path, processes=2)
@@ -286,6 +290,7 @@ def test_a_metric_loss_trains_the_same_space_up_to_where_it_sits(tiny_data, tmp_
     np.testing.assert_allclose(centred[2], centred[1], rtol=0, atol=TOLERANCE)
 
 
+@pytest.mark.slow
 def test_ctrl_c_to_torchrun_stops_both_processes_with_one_line_and_one_process_resumes(one_process, tiny_data,
                                                                                      tmp_path):
     logs = tmp_path / "logs"
@@ -314,6 +319,7 @@ def test_ctrl_c_to_torchrun_stops_both_processes_with_one_line_and_one_process_r
     assert metrics(folder)["environment"]["world_size"] == 1
 
 
+@pytest.mark.slow
 def test_a_single_process_run_interrupted_resumes_in_two(one_process, tiny_data, tmp_path):
     process = start(*VAE, "--epochs", EPOCHS, "--data-dir", tiny_data, "--output", tmp_path)
     wait_for_epoch(process, tmp_path, 1)
@@ -364,6 +370,7 @@ def _fault_in_process_1_at_epoch_2_batch_3(fault, tiny_data, output):
     return "no error", 0, trained["batches"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fault,message,exit_code", [
     ("nan", "the loss became non-finite (NaN or infinite) at epoch 2, batch 3; try a lower --lr", 1),
     ("signal", "SIGTERM received during epoch 2", 143)])
@@ -393,6 +400,7 @@ def worker_pids(launcher_pid):
     return ranks
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="finds torchrun's processes in /proc")
 def test_a_killed_process_makes_the_other_stop_with_one_line_and_its_last_epochs_files(tiny_data, tmp_path):
     logs, folder = tmp_path / "logs", tmp_path / "run"
