@@ -9,6 +9,7 @@ writes <output>/<network>-<dataset>-metrics.json, -model.pt, -embeddings.npz,
 """
 
 import argparse
+import os
 import shlex
 import sys
 import textwrap
@@ -25,7 +26,7 @@ class OneLineParser(argparse.ArgumentParser):
     """argparse, but a mistake is reported in one line rather than the whole usage text."""
 
     def error(self, message):
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n" if process_zero() else None)
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):
@@ -139,25 +140,31 @@ def main(argv=None):
     config = Config(**vars(parse_args(argv)))
     try:
         validate(config)   # before torch loads: a mistyped value is answered at once
+        from training.distributed import announced_elsewhere
         from training.interruption import StopNow
         from training.loop import run
     except RunError as error:
-        print(f"train.py: {error.label}: {error}", file=sys.stderr)
+        if process_zero():
+            print(f"train.py: {error.label}: {error}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:  # torch takes a second or two to load
-        print(BEFORE_TRAINING, file=sys.stderr)
+        if process_zero():
+            print(BEFORE_TRAINING, file=sys.stderr)
         return 130
     try:
         final, paths = run(config)
     except RunError as error:
-        print(f"train.py: {error.label}: {error}{after_stop(error, argv)}", file=sys.stderr)
+        if not announced_elsewhere(error):
+            print(f"train.py: {error.label}: {error}{after_stop(error, argv)}", file=sys.stderr)
         return error.exit_code
     except StopNow as stop:
-        print(f"train.py: stopped at once by a second {stop.signal.name}; every file written is "
-              f"whole, and the checkpoint holds the last completed epoch", file=sys.stderr)
+        if not announced_elsewhere(stop):
+            print(f"train.py: stopped at once by a second {stop.signal.name}; every file written is "
+                  f"whole, and the checkpoint holds the last completed epoch", file=sys.stderr)
         return stop.exit_code
     except KeyboardInterrupt:  # Ctrl-C before training began
-        print(BEFORE_TRAINING, file=sys.stderr)
+        if process_zero():
+            print(BEFORE_TRAINING, file=sys.stderr)
         return 130
     except OSError as error:  # writing metrics.json or the checkpoint failed (a full disk, say)
         if error.errno is None:
@@ -166,8 +173,15 @@ def main(argv=None):
               f"({error.strerror}); the run stopped, and earlier files of that name are unchanged",
               file=sys.stderr)
         return 1
-    print(summary(final, paths))
+    if final is not None:   # None in torchrun's processes other than 0: process 0 says it
+        print(summary(final, paths))
     return 0
+
+
+def process_zero():
+    """Whether this process speaks for the run: always, but of torchrun's processes, which all
+    meet the same bad input and the same signals, only process 0 (RANK 0)."""
+    return os.environ.get("RANK", "0") == "0"
 
 
 def after_stop(error, argv):
@@ -185,7 +199,8 @@ def after_stop(error, argv):
 
 def resume_command(argv, checkpoint):
     """The command line that continues this run from `checkpoint`: the same options, with
-    --resume pointing at it (the interrupted epoch is trained again from its start)."""
+    --resume pointing at it (the interrupted epoch is trained again from its start), launched
+    as this run was (python, or torchrun with as many processes)."""
     kept, skip = [], False
     for argument in argv:
         if skip:
@@ -194,7 +209,12 @@ def resume_command(argv, checkpoint):
             skip = True
         elif not argument.startswith("--resume="):
             kept.append(argument)
-    return shlex.join(["python", sys.argv[0] or "train.py", *kept, "--resume", str(checkpoint)])
+    script = [sys.argv[0] or "train.py", *kept, "--resume", str(checkpoint)]
+    if "LOCAL_WORLD_SIZE" not in os.environ:
+        return shlex.join(["python", *script])
+    if os.environ["LOCAL_WORLD_SIZE"] != os.environ.get("WORLD_SIZE"):   # torchrun on several machines
+        return f"torchrun <the same options, on every machine> {shlex.join(script)}"
+    return shlex.join(["torchrun", "--nproc-per-node", os.environ["LOCAL_WORLD_SIZE"], *script])
 
 
 def summary(final, paths):

@@ -23,7 +23,7 @@ def negative_elbo(logits, targets, mean, log_variance):
     term is the reconstruction, summed (not averaged) over the pixels of an image, so that it
     is -log p(image | z) and weighs against the KL term as the bound requires.
     """
-    pixels_per_image = logits[0].numel()
+    pixels_per_image = logits.shape[1:].numel()   # (not logits[0]: a batch may be empty)
     # A batch mean of per-image sums is the mean over all pixels times the pixels per image.
     reconstruction = binary_cross_entropy_with_logits(logits, targets) * pixels_per_image
     return reconstruction + gaussian_kl_divergence(mean, log_variance).mean()

@@ -31,12 +31,16 @@ class VariationalAutoencoder(nn.Module):
         """Pixel logits (B, *image_shape) of latent points (B, latent_dims)."""
         return self.decoder(latents)
 
-    def forward(self, images):
+    def forward(self, images, noise=None):
         """(logits, mean, log_variance): the decoding of one sample z ~ q(z | image) each,
         drawn with the reparameterisation trick z = mean + exp(log_variance / 2) * eps, so
-        that the gradient flows through mean and log_variance."""
+        that the gradient flows through mean and log_variance. `noise`: eps (B, latent_dims),
+        drawn here when None (a caller that shares a batch across processes draws it for the
+        whole batch)."""
         mean, log_variance = self.encode(images)
-        latents = mean + (0.5 * log_variance).exp() * torch.randn_like(mean)
+        if noise is None:
+            noise = torch.randn_like(mean)
+        latents = mean + (0.5 * log_variance).exp() * noise
         return self.decode(latents), mean, log_variance
 
     def embed(self, images):

@@ -39,8 +39,12 @@ class StopNow(KeyboardInterrupt):
 
 
 class Interruption:
-    def __init__(self):
+    """`world`: the processes training together (training/distributed.py); with several, a
+    signal that any of them received stops all of them at the same batch."""
+
+    def __init__(self, world=None):
         self.signal = None       # the first signal received, a signal.Signals
+        self.world = world
         self._previous = {}
 
     def __enter__(self):
@@ -57,8 +61,9 @@ class Interruption:
     def check(self, epoch, after_last_batch=False):
         """Raise Interrupted if a signal came; called between batches, and once more after an
         epoch's evaluation and files (`after_last_batch`)."""
-        if self.signal is not None:
-            raise Interrupted(self.signal, epoch, after_last_batch)
+        received = self.signal if self.world is None else self.world.agreed_signal(self.signal)
+        if received is not None:
+            raise Interrupted(received, epoch, after_last_batch)
 
     def _first(self, number, frame):
         self.signal = signal.Signals(number)

@@ -4,6 +4,10 @@ It knows no network by name: the run's parts come from training/setup.py, the Ex
 them turns a batch into a loss. After every epoch the loop scores the space
 (training/evaluation.py), saves the checkpoint and metrics.json; at the end it writes the
 figures and embeddings.npz of the last completed epoch (training/outputs.py).
+
+Started by torchrun, several processes run this loop together (training/distributed.py): each
+trains its rows of every batch, process 0 alone evaluates, shows the log and writes the files
+(`master_process`), and the others wait for it at the next collective.
 """
 
 import time
@@ -12,6 +16,7 @@ import torch
 
 from plotting import knn_caption
 
+from . import distributed
 from .checkpoint import restore, save_checkpoint
 from .config import Config
 from .errors import NonFiniteLossError, WriteError, out_of_memory_explained
@@ -32,13 +37,26 @@ def run(config: Config, show_progress: bool | None = None) -> tuple[dict, dict]:
     Returns (final row, {file key: path written}); the final row is the last epoch's. A run
     that stops early (a signal, a non-finite loss) or cannot write a file still writes what
     it can of the last completed epoch, then raises a RunError that says what happened.
-    `show_progress`: the progress bar (None: only when the terminal shows it).
+    `show_progress`: the progress bar (None: only when the terminal shows it). Under torchrun,
+    the processes other than 0 return (None, {}).
     """
-    run = set_up(config)
+    world = distributed.init(config.device)   # torchrun's processes, or this one ALONE
+    try:
+        return train(config, world, show_progress)
+    finally:
+        world.close()
+
+
+def train(config: Config, world: distributed.World, show_progress: bool | None) -> tuple[dict, dict]:
+    """run()'s work, in one of the `world`'s processes."""
+    with world.agreement():   # a process that cannot set up stops every one, and process 0 says why
+        run = set_up(config, world)
+    master_process = world.is_main
     paths = planned_paths(config)
-    progress = Progress((config.epochs - run.first_epoch + 1) * len(run.sampler), show_progress)
-    run_environment = environment(run.device)
-    if run.initial_val_loss is None and run.first_epoch == 1:
+    progress = Progress((config.epochs - run.first_epoch + 1) * len(run.sampler),
+                        show_progress if master_process else False, lines=master_process)
+    run_environment = environment(run.device, world.size)
+    if run.initial_val_loss is None and run.first_epoch == 1 and master_process:
         run.initial_val_loss = validation_loss(run.model, run.experiment, run.test, run.validation_batches,
                                                config)
     saved = config.resume  # the latest checkpoint: what a stopped run falls back to
@@ -51,7 +69,7 @@ def run(config: Config, show_progress: bool | None = None) -> tuple[dict, dict]:
     smaller_batches = (f"try a smaller --batch-size (now {config.batch_size}; for online-contrastive and "
                        f"online-triplet, fewer --classes-per-batch or --images-per-class)"
                        + (", or --device cpu" if run.device.type != "cpu" else ""))
-    with Interruption() as interruption, out_of_memory_explained(run.device, smaller_batches):
+    with Interruption(world) as interruption, out_of_memory_explained(run.device, smaller_batches):
         make_output_folder(config.output)  # only now: everything above has been checked
         progress.line(start_line(run))
         for warning in run.warnings:
@@ -60,21 +78,31 @@ def run(config: Config, show_progress: bool | None = None) -> tuple[dict, dict]:
             try:
                 for epoch in range(run.first_epoch, config.epochs + 1):
                     row, collapsed, embeddings = train_and_score(run, epoch, progress, interruption)
-                    run.history.append(row)
-                    for warning in alarms(run, row, collapsed):
-                        progress.line(warning)
-                    progress.line(epoch_line(row, config.epochs))
-                    save_checkpoint(paths["checkpoint"], run)
-                    saved = paths["checkpoint"]
-                    if config.resume is None and epoch == 1:
-                        remove_earlier_run(config)   # this run's files replace an earlier run's
-                    # The figures and embeddings come at the end: until then these two are all
-                    # this run has written.
-                    record(files={"metrics": paths["metrics"], "checkpoint": saved})
+                    if master_process:   # the others wait for it in the check below
+                        run.history.append(row)
+                        for warning in alarms(run, row, collapsed):
+                            progress.line(warning)
+                        progress.line(epoch_line(row, config.epochs))
+                        save_checkpoint(paths["checkpoint"], run)
+                        saved = paths["checkpoint"]
+                        if config.resume is None and epoch == 1:
+                            remove_earlier_run(config)   # this run's files replace an earlier run's
+                        # The figures and embeddings come at the end: until then these two are all
+                        # this run has written.
+                        record(files={"metrics": paths["metrics"], "checkpoint": saved})
                     if epoch < config.epochs:  # a signal during the evaluation stops here
                         interruption.check(epoch, after_last_batch=True)
-            except (Interrupted, NonFiniteLossError) as error:
+            except (Interrupted, NonFiniteLossError, distributed.LostContactError) as error:
                 stopped = error
+        lost = isinstance(stopped, distributed.LostContactError)
+        if lost:
+            world.close()   # (on GPUs, frees a device stream stuck in the lost collective)
+        if not master_process:
+            if not lost:
+                world.barrier()   # until process 0 has written the files: torchrun must not stop it
+            if stopped is not None:
+                raise stopped
+            return None, {}
 
         if stopped is not None and saved is not None:
             # The model has moved on since the last completed epoch (or holds NaN): show that epoch.
@@ -92,6 +120,8 @@ def run(config: Config, show_progress: bool | None = None) -> tuple[dict, dict]:
             results, failures = write_results(run, embeddings)
             written.update(results)
             record(files=written, **stopped_status(stopped))
+        if not lost:
+            world.barrier()   # the others wait for the files
     if config.animation is not None and len(run.frames) == 1 and "animation" in written:
         progress.line("note: the GIF has a single frame (one epoch); train more epochs, or use --animation N "
                       "for a frame every N batches")
@@ -114,13 +144,15 @@ def train_and_score(run: Run, epoch: int, progress: Progress, interruption: Inte
     frame_seconds = []   # time spent embedding the test set for the GIF's frames, not training
 
     def after_batch(index):
-        if config.animation and index % config.animation == 0:
+        if config.animation and index % config.animation == 0 and run.world.is_main:
             began = time.perf_counter()
             run.frames.append((f"epoch {epoch}, batch {index}", embed(run.model, run.test).cpu().numpy()))
             run.model.train()
             frame_seconds.append(time.perf_counter() - began)
 
     train_loss, items = train_epoch(run, epoch, progress, after_batch, interruption)
+    if not run.world.is_main:   # process 0 alone evaluates
+        return None, False, None
     trained = time.perf_counter()
     train_seconds = trained - started - sum(frame_seconds)
     scores, embeddings = score(run, epoch)
@@ -152,7 +184,8 @@ def train_epoch(run: Run, epoch: int, progress: Progress, after_batch, interrupt
     Raises Interrupted at the end of the batch during which a signal came (see
     training/interruption.py), NonFiniteLossError when a loss is NaN or infinite.
     """
-    model, optimizer, schedule, config = run.model, run.optimizer, run.schedule, run.config
+    model, optimizer, schedule, config = run.training_model, run.optimizer, run.schedule, run.config
+    world = run.world   # the processes training together, or ALONE
     batches = run.sampler.epoch(run.generator)
     model.train()
     # Batch losses stay on the device and are read every --log-interval batches, so the
@@ -161,14 +194,17 @@ def train_epoch(run: Run, epoch: int, progress: Progress, after_batch, interrupt
     sizes = torch.tensor([len(batch[0]) for batch in batches], device=losses.device)
     checked = 0
     for index, batch in enumerate(batches, start=1):
-        loss = run.experiment.batch_loss(model, run.train, batch, config)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        with world.contact():   # another process died or stalled: LostContactError
+            loss = run.experiment.batch_loss(model, run.train, batch, config)   # this process's share
+            optimizer.zero_grad(set_to_none=True)
+            # DDP averages the processes' gradients, and their shares add up to the batch's loss.
+            (loss * world.size).backward()
         optimizer.step()
         schedule.step()
         losses[index - 1] = loss.detach()
         progress.update()
         if index % config.log_interval == 0 or index == len(batches):
+            world.sum(losses[checked:index])   # the whole batches' losses, in every process
             check_finite(losses[checked:index], epoch, first_batch=checked + 1)
             progress.show_loss(losses[checked:index].mean().item())
             checked = index
@@ -234,6 +270,8 @@ def start_line(run: Run) -> str:
     config = run.config
     count = torch.get_num_threads()
     threads = f" ({count} thread{'s' if count > 1 else ''})" if run.device.type == "cpu" else ""
+    if run.world.ddp:   # torchrun's processes, each on its own GPU or threads
+        threads = f" x {run.world.size} processes{threads.replace('(', '(each ')}"
     resumed = f", resuming after epoch {run.first_epoch - 1}" if run.first_epoch > 1 else ""
     images = "x".join(str(size) for size in run.train.shape)
     return (f"{run.identity['network']} on {run.identity['dataset']} ({len(run.train)} training images of "

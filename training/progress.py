@@ -12,7 +12,8 @@ class Progress:
     accuracy (labelled with the epoch it belongs to) beside it. `enabled` None: the bar is
     shown when standard error is a terminal."""
 
-    def __init__(self, total: int, enabled: bool | None = None):
+    def __init__(self, total: int, enabled: bool | None = None, lines: bool = True):
+        self.lines = lines   # False: no log lines either (torchrun's processes other than 0)
         if enabled is None:
             enabled = sys.stderr.isatty()
         self.bar = tqdm(total=total, disable=not enabled, unit="batch", dynamic_ncols=True, leave=False)
@@ -30,6 +31,8 @@ class Progress:
 
     def line(self, message: str) -> None:
         """A line of the log, above the bar (printed with or without the bar)."""
+        if not self.lines:
+            return
         tqdm.write(message, file=sys.stdout)
         sys.stdout.flush()
 

@@ -22,8 +22,9 @@ VERSION = "2.0.0"   # the suite's own version; metrics.json adds the git commit 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def environment(device: torch.device) -> dict:
-    """Versions, the code's own and the device, for telling apart numbers from different machines."""
+def environment(device: torch.device, world_size: int = 1) -> dict:
+    """Versions, the code's own and the device, for telling apart numbers from different machines;
+    `world_size`: the processes that trained together (torchrun's WORLD_SIZE, 1 without it)."""
     try:  # the installed version, without importing torchvision
         torchvision = importlib.metadata.version("torchvision")
     except importlib.metadata.PackageNotFoundError:
@@ -31,7 +32,7 @@ def environment(device: torch.device) -> dict:
     return {"code_version": VERSION, "code_commit": code_commit(), "python": platform.python_version(),
             "torch": torch.__version__, "torchvision": torchvision, "device": str(device),
             "device_name": torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_name(),
-            "threads": torch.get_num_threads()}
+            "threads": torch.get_num_threads(), "world_size": world_size}
 
 
 def code_commit() -> str | None:

@@ -5,7 +5,11 @@ batch of indices becomes a loss. The training loop uses nothing else, so adding 
 is: a module in networks/, a loss in losses/, one entry in EXPERIMENTS, and tests.
 
 Every `batch_loss(model, split, batch, config)` looks its images up with `split.inputs`,
-and a siamese or triplet step embeds all its images in one forward pass.
+and a siamese or triplet step embeds all its images in one forward pass. Under torchrun the
+model is DistributedDataParallel, and `world_of(model)` the processes sharing each batch: a
+loss that is a mean over items is wrapped in `mean_over_items`, which hands it this process's
+rows; one that needs the whole batch (online mining, the vae's noise) shares it out itself
+(training/distributed.py).
 """
 
 import dataclasses
@@ -21,6 +25,7 @@ from losses import (binary_cross_entropy_with_logits, contrastive_loss, cross_en
 from networks import ClassificationNet, EmbeddingNet, KochSiameseNet, VariationalAutoencoder
 
 from .config import Config, canonical_network
+from .distributed import world_of
 from .errors import ConfigError
 from .names import ALIASES  # noqa: F401  (for importers)
 from .vae_figures import vae_figures
@@ -45,7 +50,9 @@ class SamplerFactory(Protocol):
 
 class BatchLoss(Protocol):
     """The mean loss of one batch; it reaches the network through `model(...)` (its forward),
-    so that a wrapper (DistributedDataParallel, hooks) sees every call."""
+    so that a wrapper (DistributedDataParallel, hooks) sees every call. When several processes
+    train `model` (`world_of(model)`, training/distributed.py), each returns its share of the
+    whole batch's loss, computed from its rows of the batch: the shares add up to that loss."""
 
     def __call__(self, model: nn.Module, split: Split, batch: Batch, config: Config) -> torch.Tensor: ...
 
@@ -67,6 +74,16 @@ class Experiment:
     settings: tuple = PAIR_SETTINGS
     remedy: str = "try a lower --lr or another --margin"   # said when the space collapses
     extra_figures: Callable | None = None  # (model, test split, *, network, dataset) -> {key: PNG bytes}
+
+
+def mean_over_items(batch_loss):
+    """`batch_loss`, a mean over the batch's items, shared by rows: each process takes the
+    mean over its rows of every column of the batch, weighed by its share of the items."""
+    def shared(model, split, batch, config):
+        world = world_of(model)
+        mine = [world.rows(column) for column in batch]
+        return world.weigh(batch_loss(model, split, mine, config), len(batch[0]))
+    return shared
 
 
 def _classification_loss(model, split, batch, config):
@@ -91,24 +108,31 @@ def _triplet_loss(model, split, batch, config):
     return triplet_loss(za, zp, zn, config.margin)
 
 
+# The online losses mine the whole batch: each process embeds its rows and gathers the others'
+# embeddings, with their gradients; every process computes the same loss and takes its share.
+
 def _online_contrastive_loss(model, split, batch, config):
-    (indices,) = batch
-    return online_contrastive_loss(model(split.inputs(indices)), split.labels[indices],
-                                   config.margin)
+    (indices,), world = batch, world_of(model)
+    embeddings = world.gather(model(split.inputs(world.rows(indices))), len(indices))
+    return world.divide(online_contrastive_loss(embeddings, split.labels[indices], config.margin))
 
 
 def _online_triplet_loss(model, split, batch, config):
-    (indices,) = batch
-    return online_triplet_loss(model(split.inputs(indices)), split.labels[indices],
-                               config.margin, config.mining)
+    (indices,), world = batch, world_of(model)
+    embeddings = world.gather(model(split.inputs(world.rows(indices))), len(indices))
+    return world.divide(online_triplet_loss(embeddings, split.labels[indices], config.margin,
+                                            config.mining))
 
 
 def _vae_loss(model, split, batch, config):
     # The encoder sees normalised images like every other network; the Bernoulli
-    # reconstruction targets are the pixel intensities in [0, 1].
-    (indices,) = batch
-    logits, mean, log_variance = model(split.inputs(indices))
-    return negative_elbo(logits, split.pixels(indices), mean, log_variance)
+    # reconstruction targets are the pixel intensities in [0, 1]. The noise of z is drawn for
+    # the whole batch, the same in every process, and each process takes its rows.
+    (indices,), world = batch, world_of(model)
+    noise = torch.randn(len(indices), config.latent_dims, device=split.labels.device)
+    mine = world.rows(indices)
+    logits, mean, log_variance = model(split.inputs(mine), world.rows(noise))
+    return world.weigh(negative_elbo(logits, split.pixels(mine), mean, log_variance), len(indices))
 
 
 def _trunk(config, shape):
@@ -148,23 +172,23 @@ EXPERIMENTS = {
         summary="EmbeddingNet + linear classifier, cross-entropy",
         make_model=lambda config, shape, classes: ClassificationNet(config.latent_dims, classes, **_trunk(config, shape)),
         make_sampler=_batches_of(IndexSampler),
-        batch_loss=_classification_loss),
+        batch_loss=mean_over_items(_classification_loss)),
     "siamese-contrastive": Experiment(
         summary="siamese EmbeddingNet, contrastive loss (Hadsell et al. 2006)",
         make_model=lambda config, shape, classes: EmbeddingNet(config.latent_dims, **_trunk(config, shape)),
         make_sampler=_batches_of(PairSampler),
-        batch_loss=_contrastive_loss,
+        batch_loss=mean_over_items(_contrastive_loss),
         settings=(*PAIR_SETTINGS, "margin")),
     "siamese-binary-cross-entropy": Experiment(
         summary="Koch et al. (2015) siamese network, binary cross-entropy",
         make_model=lambda config, shape, classes: KochSiameseNet(config.latent_dims, **_trunk(config, shape)),
         make_sampler=_batches_of(PairSampler),
-        batch_loss=_koch_loss),
+        batch_loss=mean_over_items(_koch_loss)),
     "triplet-loss-net": Experiment(
         summary="EmbeddingNet on triplets, triplet loss (Schroff et al. 2015)",
         make_model=lambda config, shape, classes: EmbeddingNet(config.latent_dims, **_trunk(config, shape)),
         make_sampler=_batches_of(TripletSampler),
-        batch_loss=_triplet_loss,
+        batch_loss=mean_over_items(_triplet_loss),
         settings=(*PAIR_SETTINGS, "margin")),
     "online-contrastive": Experiment(
         summary="EmbeddingNet on P x K balanced batches, contrastive loss over every positive "

@@ -18,6 +18,7 @@ from datasets import ClassTable, DatasetError, Split, canonical_dataset_name, is
 
 from .checkpoint import load_checkpoint, restore
 from .config import Config, canonical_network, unknown_name_message, validate
+from .distributed import ALONE, World
 from .errors import ConfigError, RunError, out_of_memory_explained
 from .evaluation import RETRIEVAL_SAMPLE, SILHOUETTE_SAMPLE, fixed_sample
 from .names import DATASETS
@@ -61,10 +62,13 @@ class Run:
     held_out: list | None = None                   # a folder's files held out as its test split
     initial_val_loss: float | None = None   # the untrained network's: what "diverged" compares to
     alarms: dict = field(default_factory=dict)     # "collapsed"/"diverged" -> (epoch, warning line)
+    world: World = ALONE         # the processes that train it together (training/distributed.py)
+    training_model: nn.Module | None = None   # what the training loss calls: `model`, or DDP around it
 
 
-def set_up(config: Config) -> Run:
-    """Check `config` and build its run; RunError (nothing written) when anything is wrong."""
+def set_up(config: Config, world: World = ALONE) -> Run:
+    """Check `config` and build its run; RunError (nothing written) when anything is wrong.
+    `world`: the processes that train it together (training/distributed.py)."""
     validate(config)
     experiment = find_experiment(config.network)
     if canonical_dataset_name(config.dataset) is None and not os.path.exists(config.dataset) and not any(
@@ -105,7 +109,8 @@ def set_up(config: Config) -> Run:
               # Drawn once, so that the validation loss of every epoch is measured on the same items.
               validation_batches=validation_batches(experiment, test, config),
               silhouette_sample=fixed_sample(len(test), SILHOUETTE_SAMPLE, config.seed + SILHOUETTE_SEED_OFFSET),
-              retrieval_sample=fixed_sample(len(test), RETRIEVAL_SAMPLE, config.seed + RETRIEVAL_SEED_OFFSET))
+              retrieval_sample=fixed_sample(len(test), RETRIEVAL_SAMPLE, config.seed + RETRIEVAL_SEED_OFFSET),
+              world=world)
     run.warnings += data.warnings + getattr(sampler, "warnings", [])
     run.source, run.held_out = data.source, data.held_out
     if "batch_size" in experiment.settings and config.batch_size > len(train):
@@ -125,6 +130,7 @@ def set_up(config: Config) -> Run:
     run.schedule = one_cycle_schedule(optimizer, config.lr,
                                       total_steps=(config.epochs - run.cycle_start) * len(sampler),
                                       steps_done=(run.first_epoch - 1 - run.cycle_start) * len(sampler))
+    run.training_model = world.wrap(model)   # after the checkpoint: every process holds the same weights
     return run
 
 

@@ -498,10 +498,10 @@ def test_a_network_too_large_for_memory_is_one_line(tiny_data, tmp_path, monkeyp
 def test_out_of_memory_while_loading_the_data_is_one_line(error, tiny_data, tmp_path, monkeypatch, capsys):
     def exhausted(*args, **kwargs):
         raise error
-    monkeypatch.setattr(training.setup, "load_split", exhausted)
+    monkeypatch.setattr(training.setup, "load_dataset", exhausted)
     assert main_in_process(tiny_data, tmp_path, 0) == 1
     assert error_line(capsys) == ("train.py: error: out of memory on cpu; the data sets did not fit (they are "
-                                  "held there whole, as bytes); free some memory")
+                                  "held there whole, as bytes); free some memory, or try a smaller --image-size")
 
 
 def test_an_unexpected_error_keeps_its_traceback(tiny_data, tmp_path, monkeypatch):
