@@ -5,10 +5,11 @@ import pytest
 
 from training import EXPERIMENTS, Config, run
 
-# Test-set 5-NN accuracy after one epoch, defaults, --seed 0: well below what each reaches
-# (the README's table is after 10), far above a collapsed space (about 0.1).
-FLOORS = {"embedding-classification": 0.85, "siamese-contrastive": 0.90, "siamese-binary-cross-entropy": 0.75,
-          "triplet-loss-net": 0.85, "online-contrastive": 0.90, "online-triplet": 0.85, "vae": 0.50}
+# Test-set 5-NN accuracy after one epoch, defaults, --seed 0: a few hundredths below what each
+# reached on the 2-core development machine (0.937 to 0.971; the vae, which sees no label, 0.485),
+# far above a collapsed space (about 0.1).
+FLOORS = {"embedding-classification": 0.90, "siamese-contrastive": 0.90, "siamese-binary-cross-entropy": 0.90,
+          "triplet-loss-net": 0.88, "online-contrastive": 0.92, "online-triplet": 0.92, "vae": 0.40}
 
 
 def test_every_network_has_a_floor():
