@@ -1,6 +1,6 @@
 """Training speed of this suite against the classic pipeline, side by side; not a test.
 
-    python benchmarks/bench_train.py --data-dir /work/shared/datasets
+    python benchmarks/bench_train.py --data-dir ../shared/datasets
 
 1. Throughput: for every network of the registry that the classic pipeline can train (see
    benchmarks/classic.py) and every batch size, one epoch with this suite's data path and loop,
