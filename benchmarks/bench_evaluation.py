@@ -40,7 +40,7 @@ from training.interruption import Interruption  # noqa: E402
 from training.loop import train_epoch, validation_loss  # noqa: E402
 from training.metrics import knn_accuracy, retrieval_scores, silhouette  # noqa: E402
 from training.progress import Progress  # noqa: E402
-from training.setup import input_shape, set_up  # noqa: E402
+from training.setup import set_up  # noqa: E402
 
 
 class FirstBatches:
@@ -95,7 +95,7 @@ def main(argv=None):
     device, train, test = run.device, run.train, run.test
     scored = run.model     # the model evaluated: the one --model holds, else the one being trained
     if args.model:
-        scored = run.experiment.make_model(config, input_shape(train), len(train.class_names)).to(device)
+        scored = run.experiment.make_model(config, train.shape, len(train.class_names)).to(device)
         try:
             scored.load_state_dict(torch.load(args.model, map_location=device, weights_only=True)["model"])
         except Exception as error:  # a missing file, no checkpoint, another network's weights, ...

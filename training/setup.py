@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
-from datasets import ClassTable, DatasetError, Split, canonical_dataset_name, is_path, load_dataset
+from datasets import ClassTable, DatasetError, Split, canonical_dataset_name, load_dataset
 
 from .checkpoint import load_checkpoint, restore
 from .config import Config, canonical_network, unknown_name_message, validate
 from .distributed import ALONE, World
-from .errors import ConfigError, RunError, out_of_memory_explained
+from .errors import ConfigError, out_of_memory_explained
 from .evaluation import RETRIEVAL_SAMPLE, SILHOUETTE_SAMPLE, fixed_sample
 from .names import DATASETS
 from .outputs import check_output_folder
@@ -98,7 +98,7 @@ def set_up(config: Config, world: World = ALONE) -> Run:
     with out_of_memory_explained(device, f"a network with --latent-dims {config.latent_dims} does not "
                                          f"fit; try fewer"):
         try:
-            model = experiment.make_model(config, input_shape(train), len(train.class_names)).to(device)
+            model = experiment.make_model(config, train.shape, len(train.class_names)).to(device)
         except ValueError as error:   # a backbone that cannot take images this small
             raise ConfigError(f"--backbone {config.backbone}: {error}") from None
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
@@ -146,11 +146,6 @@ def validation_batches(experiment: Experiment, test: Split, config: Config) -> l
     generator = torch.Generator().manual_seed(config.seed + VALIDATION_SEED_OFFSET)
     return first_items(experiment.make_sampler(test.labels, config, test.class_names).epoch(generator),
                        VALIDATION_ITEMS)
-
-
-def input_shape(split: Split) -> tuple:
-    """(channels, height, width) of the split's images."""
-    return (1, *split.images.shape[-2:]) if split.images.dim() == 3 else tuple(split.images.shape[1:])
 
 
 def seed_everything(seed: int, device: torch.device) -> None:
