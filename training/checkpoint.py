@@ -20,7 +20,7 @@ FORMAT = "siamese-net-and-friends checkpoint"
 FORMAT_VERSION = 1
 
 
-def save_checkpoint(path, run):
+def save_checkpoint(path: str, run) -> None:
     """Save `run` (training/setup.Run) after its latest epoch. Its `identity` ({network,
     dataset, latent_dims}, names canonical) says what was learned: a checkpoint only continues
     a run of the same identity."""
@@ -54,7 +54,7 @@ def save_checkpoint(path, run):
     write_atomically(path, buffer.getvalue())
 
 
-def load_checkpoint(path, identity, epochs, settings):
+def load_checkpoint(path: str, identity: dict, epochs: int, settings: dict) -> dict:
     """The checkpoint at `path`, checked against the run's `identity`, total `epochs` and
     training `settings` ({option: value}: the options its network uses, Experiment.settings).
 
@@ -105,7 +105,8 @@ def load_checkpoint(path, identity, epochs, settings):
     return state
 
 
-def restore(state, model, optimizer, generator, device):
+def restore(state: dict, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
+            generator: torch.Generator, device: torch.device) -> list:
     """Put the checkpoint's model, optimiser and random generators back; returns its frames.
 
     The GPU's generator is restored only for a run on a GPU (`device`), and only from a

@@ -18,22 +18,23 @@ METRICS = {"knn_accuracy": "5-NN accuracy", "precision_at_1": "precision@1", "ma
 
 
 @torch.inference_mode()
-def embed(model, split):
+def embed(model: torch.nn.Module, split) -> torch.Tensor:
     """The embeddings of every image of `split`, in eval mode, in batches."""
     model.eval()
     return torch.cat([model.embed(split.inputs(slice(start, start + EMBEDDING_BATCH_SIZE)))  # views, no gather
                       for start in range(0, len(split), EMBEDDING_BATCH_SIZE)])
 
 
-def fixed_sample(size, count, seed):
+def fixed_sample(size: int, count: int, seed: int) -> torch.Tensor:
     """`count` of the indices 0..size-1 (all if fewer), drawn with `seed`: the same every epoch."""
     generator = torch.Generator().manual_seed(seed)
     return torch.randperm(size, generator=generator)[:count].sort().values
 
 
 @torch.inference_mode()
-def evaluate(train_embedding, train_labels, test_embedding, test_labels, silhouette_sample,
-             retrieval_queries=None):
+def evaluate(train_embedding: torch.Tensor, train_labels: torch.Tensor, test_embedding: torch.Tensor,
+             test_labels: torch.Tensor, silhouette_sample: torch.Tensor,
+             retrieval_queries: torch.Tensor | None = None) -> dict:
     """The test-set metrics of METRICS, the test set's spread, and whether it collapsed.
 
     `silhouette_sample`: the test indices the silhouette is computed on; `retrieval_queries`:
