@@ -25,10 +25,15 @@ def canonical_dataset_name(name: str) -> str | None:
     return None
 
 
+def has_separator(argument: str) -> bool:
+    """Whether `argument` holds a path separator ('/', or the platform's own)."""
+    separators = {"/", os.sep} | ({os.altsep} if os.altsep else set())
+    return any(separator in argument for separator in separators)
+
+
 def is_path(argument: str) -> bool:
     """Whether a DATASET argument names a folder rather than a known data set (see above)."""
-    separators = {"/", os.sep} | ({os.altsep} if os.altsep else set())
-    return any(separator in argument for separator in separators) or canonical_dataset_name(argument) is None
+    return has_separator(argument) or canonical_dataset_name(argument) is None
 
 
 def shown(text: str) -> str:

@@ -152,9 +152,14 @@ def _batches_of(sampler_class):
     return make
 
 
+def default_classes_per_batch(labels: torch.Tensor) -> int:
+    """--classes-per-batch when not given: as many classes as a batch can mine, up to 10."""
+    return max(2, min(10, ClassTable(labels).num_pairable))
+
+
 def _balanced_batches(labels, config, class_names=None):
-    if config.classes_per_batch is None:   # as many classes as a batch can hold, up to 10
-        config = dataclasses.replace(config, classes_per_batch=max(2, min(10, ClassTable(labels).num_pairable)))
+    if config.classes_per_batch is None:
+        config = dataclasses.replace(config, classes_per_batch=default_classes_per_batch(labels))
     for option, what in (("classes_per_batch", "classes (a batch of one class has no negatives)"),
                          ("images_per_class", "images of each class (one image has no positive)")):
         if getattr(config, option) < 2:

@@ -15,6 +15,7 @@ import torch
 from torch import nn
 
 from datasets import ClassTable, DatasetError, Split, canonical_dataset_name, load_dataset
+from datasets.names import has_separator
 
 from .checkpoint import load_checkpoint, restore
 from .config import Config, canonical_network, unknown_name_message, validate
@@ -23,7 +24,7 @@ from .errors import ConfigError, out_of_memory_explained
 from .evaluation import RETRIEVAL_SAMPLE, SILHOUETTE_SAMPLE, fixed_sample
 from .names import DATASETS
 from .outputs import check_output_folder
-from .registry import ALL_SETTINGS, Experiment, Sampler, find_experiment
+from .registry import ALL_SETTINGS, Experiment, Sampler, default_classes_per_batch, find_experiment
 
 # The validation loss is the mean over the first batches of one draw of test pairs, triplets
 # or images, VALIDATION_ITEMS or a little more: the same items every epoch, so that epochs
@@ -71,8 +72,8 @@ def set_up(config: Config, world: World = ALONE) -> Run:
     `world`: the processes that train it together (training/distributed.py)."""
     validate(config)
     experiment = find_experiment(config.network)
-    if canonical_dataset_name(config.dataset) is None and not os.path.exists(config.dataset) and not any(
-            separator in config.dataset for separator in "/" + os.sep):
+    if canonical_dataset_name(config.dataset) is None and not os.path.exists(config.dataset) and not (
+            has_separator(config.dataset)):   # a bare name that is no data set and no folder: a typo
         raise ConfigError(unknown_name_message("dataset", config.dataset, list(DATASETS))
                           + ", or a folder of images, <folder>/<class>/<image>")
     device = resolve_device(config.device)
@@ -86,8 +87,8 @@ def set_up(config: Config, world: World = ALONE) -> Run:
     except DatasetError as error:
         raise ConfigError(str(error)) from None
     train, test = data.train, data.test
-    if config.classes_per_batch is None:   # as many classes as a batch can hold, up to 10
-        config = dataclasses.replace(config, classes_per_batch=max(2, min(10, ClassTable(train.labels).num_pairable)))
+    if config.classes_per_batch is None:   # resolved here, so that a resume and metrics.json see it
+        config = dataclasses.replace(config, classes_per_batch=default_classes_per_batch(train.labels))
     identity = {"network": canonical_network(config.network), "dataset": data.name,
                 "latent_dims": config.latent_dims, "backbone": config.backbone}
     settings = {option: getattr(config, option) for option in experiment.settings}
