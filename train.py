@@ -122,6 +122,8 @@ def parse_args(argv=None):
     parser.add_argument("--test-fraction", type=parse_number(float), default=0.2,
                         help="a folder without train/ and test/: the share of each class held out as "
                              "the test split, drawn with --seed")
+    parser.add_argument("--shift", type=parse_number(int), default=0, metavar="PIXELS",
+                        help="move each training image by up to PIXELS pixels, anew every epoch (augmentation)")
     parser.add_argument("--resume", metavar="PATH", default=None,
                         help="continue the run saved in PATH (a model.pt written by an earlier run "
                              "of the same network, data set, --latent-dims and --backbone, finished or "

@@ -14,6 +14,7 @@ import time
 
 import torch
 
+from datasets.shift import ShiftedSplit, draw_offsets
 from plotting import knn_caption
 
 from . import distributed
@@ -187,6 +188,9 @@ def train_epoch(run: Run, epoch: int, progress: Progress, after_batch, interrupt
     model, optimizer, schedule, config = run.training_model, run.optimizer, run.schedule, run.config
     world = run.world   # the processes training together, or ALONE
     batches = run.sampler.epoch(run.generator)
+    train = run.train
+    if config.shift:   # drawn after the batches, from the same generator: the same in every process
+        train = ShiftedSplit(train, draw_offsets(len(train), config.shift, run.generator), config.shift)
     model.train()
     # Batch losses stay on the device and are read every --log-interval batches, so the
     # loop does not wait for the device after each step just to print a number.
@@ -195,7 +199,7 @@ def train_epoch(run: Run, epoch: int, progress: Progress, after_batch, interrupt
     checked = 0
     for index, batch in enumerate(batches, start=1):
         with world.contact():   # another process died or stalled: LostContactError
-            loss = run.experiment.batch_loss(model, run.train, batch, config)   # this process's share
+            loss = run.experiment.batch_loss(model, train, batch, config)   # this process's share
             optimizer.zero_grad(set_to_none=True)
             # DDP averages the processes' gradients, and their shares add up to the batch's loss.
             (loss * world.size).backward()

@@ -43,7 +43,8 @@ def test_help_says_each_default_once_and_never_none():
     ("epochs", 0, "--epochs 0 is not accepted"), ("lr", float("inf"), "--lr inf is not accepted"),
     ("lr", 1e308, "--lr 1e+308 is not accepted"), ("seed", -1, "--seed -1 is not accepted"),
     ("mining", "hardest", "--mining hardest"), ("backbone", "wid", "unknown backbone 'wid' (did you mean wide?)"),
-    ("network", "siamese-contrastiv", "did you mean siamese-contrastive"), ("resume", "", "--resume ''")])
+    ("network", "siamese-contrastiv", "did you mean siamese-contrastive"), ("resume", "", "--resume ''"),
+    ("shift", 9, "--shift 9 is not accepted; give a whole number of pixels from 0 to 8")])
 def test_code_and_the_command_line_get_the_same_one_line_error(option, value, fragment, tmp_path):
     config = Config("siamese-contrastive", "MNIST", output=str(tmp_path))
     setattr(config, option, value)

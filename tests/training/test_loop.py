@@ -31,3 +31,12 @@ def test_train_seconds_leave_out_the_gifs_frames_and_items_are_those_trained(tin
     assert final["samples_per_second"] * final["train_seconds"] == pytest.approx(items)
     assert final["seconds"] - final["train_seconds"] >= 4.0   # both frames' 2 s are outside training
     assert final["train_seconds"] < 4.0
+
+
+
+@pytest.mark.slow
+def test_shifts_reach_the_batches_the_loss_sees(tiny_data, tmp_path):
+    config = Config("siamese-contrastive", "MNIST", epochs=1, batch_size=16, data_dir=tiny_data)
+    rows = [run(Config(**{**vars(config), "shift": shift, "output": str(tmp_path / str(shift))}),
+                show_progress=False)[0] for shift in (0, 2, 2)]
+    assert rows[0]["train_loss"] != rows[1]["train_loss"] and rows[1]["train_loss"] == rows[2]["train_loss"]

@@ -166,7 +166,7 @@ def wait_for_epoch(process, folder, epoch, timeout=240):
 def uninterrupted(tiny_data, tmp_path_factory):
     folder = tmp_path_factory.mktemp("uninterrupted")
     result = run_cli("triplet-loss-net", "MNIST", "--epochs", EPOCHS, *TINY, "--seed", 3,
-                     "--data-dir", tiny_data, "--output", folder, "--animation")
+                     "--data-dir", tiny_data, "--output", folder, "--animation", "--shift", 1)
     assert result.returncode == 0, result.stderr
     return folder
 
@@ -175,7 +175,8 @@ def uninterrupted(tiny_data, tmp_path_factory):
 def test_a_signal_stops_cleanly_and_the_run_resumes_to_the_same_numbers(sent, exit_code, tiny_data,
                                                                         tmp_path, uninterrupted):
     folder = tmp_path / "run"
-    process = start(tiny_data, folder, "--animation")
+    # With --shift, each epoch's offsets come from the run's generator too.
+    process = start(tiny_data, folder, "--animation", "--shift", 1)
     wait_for_epoch(process, folder, 2)
     # While the run trains, metrics.json lists what it has written so far, and nothing else:
     # the figures and embeddings come when it ends.
