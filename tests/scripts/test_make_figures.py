@@ -44,7 +44,7 @@ def test_figures_table_and_diagram_then_skips_current_runs(tiny_data, tmp_path):
                               f"{row['network']}-MNIST-metrics.json").read_text())
         assert row["knn_accuracy"] == metrics["final"]["knn_accuracy"]
     table = (output / "results.md").read_text()
-    assert "| siamese-contrastive | original | MNIST | 10 |" in table and "commit" in table
+    assert "| siamese-contrastive | original |  | MNIST | 10 |" in table and "commit" in table
     assert iio.imread(tmp_path / "architectures.png").shape[1] > 800
 
     again = make_figures(tiny_data, tmp_path)
@@ -124,5 +124,15 @@ def test_the_gallery_shows_the_backbone_with_the_best_accuracy():
             {"network": "siamese-contrastive", "dataset": "MNIST", "backbone": "original", "knn_accuracy": 0.99},
             {"network": "siamese-contrastive", "dataset": "MNIST", "backbone": "wide", "knn_accuracy": 0.98}]
     assert script.best_backbones(rows) == {("vae", "MNIST"): "wide", ("siamese-contrastive", "MNIST"): "original"}
-    assert script.train_options("vae", "MNIST", "wide")[-2:] == ["--backbone", "wide"]
     assert "--backbone" not in script.train_options("vae", "MNIST")
+
+
+def test_other_backbones_run_the_tables_networks_with_their_recipe():
+    sys.path.insert(0, os.path.join(ROOT, "scripts"))
+    import make_figures as script
+    runs = script.planned_runs(["siamese-contrastive", "online-contrastive"], ["MNIST"], ["original", "wide"])
+    assert runs == [("siamese-contrastive", "MNIST", "original"), ("online-contrastive", "MNIST", "original"),
+                    ("online-contrastive", "MNIST", "wide")]
+    options = script.train_options("online-contrastive", "MNIST", "wide")
+    assert options[options.index("--backbone"):] == ["--backbone", "wide", "--shift", "2"]
+    assert script.train_options("online-contrastive", "MNIST") == ["online-contrastive", "MNIST", "--seed", "0"]
