@@ -47,12 +47,13 @@ SOURCE_FOLDERS = ("training", "networks", "losses", "datasets", "plotting")
 README_MARKERS = ("<!-- results:start -->", "<!-- results:end -->")
 PATH_OPTIONS = ("--data-dir", "--work-dir", "--output", "--diagram")
 # The networks the README's table shows with each backbone besides `original` (issue 17's rows),
-# and the options each (backbone, network) trains with beyond the defaults
-# (benchmarks/results/wide-backbone.md says why): --shift won on the validation split of
-# scripts/make_validation_split.py; the wide vae diverges on FashionMNIST at the default --lr.
+# and the options a (backbone, network, data set) trains with beyond the defaults
+# (benchmarks/results/wide-backbone.md has the runs): --shift 2 won on MNIST's validation split
+# (scripts/make_validation_split.py) and lost on FashionMNIST's; the wide vae diverges on
+# FashionMNIST at the default --lr.
 BACKBONE_NETWORKS = {"wide": ("online-contrastive", "vae")}
-RECIPES = {("wide", "online-contrastive"): ("--shift", "2"),
-           ("wide", "vae"): ("--lr", "0.003")}
+RECIPES = {("wide", "online-contrastive", "MNIST"): ("--shift", "2"),
+           ("wide", "vae", "FashionMNIST"): ("--lr", "0.003")}
 COLUMNS = [("network", "network"), ("backbone", "backbone"), ("options", "options"), ("dataset", "data set"),
            ("epochs", "epochs"),
            ("knn_accuracy", "5-NN accuracy"), ("precision_at_1", "precision@1"),
@@ -109,7 +110,7 @@ def portable_command(argv):
 def train_options(network, dataset, backbone="original"):
     """The options of a run, apart from where its files go."""
     return ([network, dataset, "--seed", str(SEED)] + (["--animation"] if network == DEFAULT_NETWORK else [])
-            + (["--backbone", backbone] if backbone != "original" else []) + list(RECIPES.get((backbone, network), ())))
+            + (["--backbone", backbone] if backbone != "original" else []) + list(RECIPES.get((backbone, network, dataset), ())))
 
 
 def planned_runs(networks, datasets, backbones):
@@ -150,7 +151,8 @@ def results_row(metrics_path):
     if not document["complete"]:
         raise RuntimeError(f"{metrics_path} records an incomplete run")
     final, configuration = document["final"], document["configuration"]
-    recipe = RECIPES.get((configuration.get("backbone", "original"), configuration["network"]), ())
+    recipe = RECIPES.get((configuration.get("backbone", "original"), configuration["network"],
+                          configuration["dataset"]), ())
     return {"network": configuration["network"], "backbone": configuration.get("backbone", "original"),
             "options": " ".join(recipe),
             "dataset": configuration["dataset"],
