@@ -18,10 +18,16 @@ negligible when the network grows. For each network two things are timed over th
     (normalised images, labels, same/different flags) built beforehand and not timed; timed
     is the forward pass, the same loss function (COMPUTE), backward and the Adam step.
 
-They alternate --repeats times (which goes first alternating too), after a round to warm up,
-in one process on --threads torch threads, so that a busy machine slows both alike. Prints
-and writes (--json) the medians of seconds per batch of both and the overhead, the median of
-the repeats' (a) / (b) - 1, with the machine and its load average before and after.
+They alternate batch by batch: after each batch of (a), in the hook the loop calls after every
+batch, (b) trains the same batch, timed on its own, and its seconds are taken out of the
+epoch's. A shared machine's load changes within seconds, and a whole epoch of each, one after
+the other, was slowed unevenly by it (ratios from 0.4 to 2.8 for the same code); batch by
+batch both see the same load. --repeats such rounds of --batches batches, after one to warm
+up, in one process on --threads torch threads; prints and writes (--json) the medians of
+seconds per batch of both and the overhead, the median of the rounds' (a) / (b) - 1, with the
+machine and its load average before and after. On a GPU each (b) step first waits for (a)'s
+queued work (off both clocks), so (a) cannot overlap its Python with the device's work there:
+an upper bound too.
 
 (a) draws a whole epoch's batches each time and trains the first --batches of them, so it
 pays the draw once per --batches batches where a real epoch pays it once per epoch: the
@@ -99,28 +105,26 @@ def synchronise(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def loop_seconds(run, epoch: int) -> tuple[float, int]:
-    """(a): the loop's own train_epoch over the run's (shortened) sampler; (seconds, items)."""
+def loop_seconds(run, epoch: int, after_batch) -> tuple[float, int]:
+    """(a): the loop's own train_epoch over the run's (shortened) sampler, calling
+    `after_batch(index)` after each batch as it does; (seconds, items)."""
     synchronise(run.device)
     started = time.perf_counter()
     with Progress(len(run.sampler), enabled=False) as progress, Interruption() as interruption:
-        _, items = train_epoch(run, epoch, progress, lambda index: None, interruption)
+        _, items = train_epoch(run, epoch, progress, after_batch, interruption)
     synchronise(run.device)
     return time.perf_counter() - started, items
 
 
-def compute_seconds(run, compute, prepared: list) -> float:
-    """(b): forward, loss, backward and the Adam step of the run's model over `prepared`
-    batches of tensors; seconds."""
-    model, optimizer = run.model, run.optimizer
-    model.train()
+def step_seconds(run, compute, tensors: tuple) -> float:
+    """(b): forward, loss, backward and the Adam step of the run's model on one batch's
+    prepared tensors; seconds. Work (a) left queued on a GPU is waited for first, off the clock."""
     synchronise(run.device)
     started = time.perf_counter()
-    for tensors in prepared:
-        loss = compute(model, tensors, run.config)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+    loss = compute(run.model, tensors, run.config)
+    run.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    run.optimizer.step()
     synchronise(run.device)
     return time.perf_counter() - started
 
@@ -135,18 +139,21 @@ def next_batches(run) -> tuple[list, float]:
     return batches[:len(run.sampler)], drawn
 
 
-def one_round(run, prepare, compute, epoch: int, loop_first: bool) -> dict:
-    """(a) and (b) once each over the same batches, in the order asked."""
+def one_round(run, prepare, compute, epoch: int) -> dict:
+    """(a) and (b) over the same batches, batch by batch: after each batch of the loop's epoch,
+    in the hook the loop calls then, (b) trains the same batch from its prepared tensors, and
+    its seconds are taken out of the epoch's."""
     batches, drawn = next_batches(run)
     prepared = [prepare(run.train, batch) for batch in batches]
-    synchronise(run.device)
-    if not loop_first:
-        network = compute_seconds(run, compute, prepared)
-    loop, loop_items = loop_seconds(run, epoch)
-    if loop_first:
-        network = compute_seconds(run, compute, prepared)
-    return {"loop": loop, "network": network, "loop_items": loop_items,
-            "network_items": sum(len(batch[0]) for batch in batches), "draw": drawn}
+    alone, items = [], []   # (b)'s seconds and items, batch by batch
+
+    def network_alone(index):
+        alone.append(step_seconds(run, compute, prepared[index - 1]))
+        items.append(len(batches[index - 1][0]))
+
+    total, loop_items = loop_seconds(run, epoch, network_alone)
+    return {"loop": total - sum(alone), "network": sum(alone), "loop_items": loop_items,
+            "network_items": sum(items), "draw": drawn}
 
 
 def measure(network: str, args) -> dict:
@@ -158,9 +165,8 @@ def measure(network: str, args) -> dict:
     run = set_up(config)
     epoch_batches = len(run.sampler)
     run.sampler = FirstBatches(run.sampler, args.batches)
-    one_round(run, prepare, compute, epoch=1, loop_first=True)   # to warm up, not counted
-    rounds = [one_round(run, prepare, compute, epoch=repeat + 2, loop_first=repeat % 2 == 0)
-              for repeat in range(args.repeats)]
+    one_round(run, prepare, compute, epoch=1)   # to warm up, not counted
+    rounds = [one_round(run, prepare, compute, epoch=repeat + 2) for repeat in range(args.repeats)]
     batches = len(run.sampler)
     loop = statistics.median(r["loop"] for r in rounds) / batches
     alone = statistics.median(r["network"] for r in rounds) / batches
