@@ -5,8 +5,6 @@ embeddings back-propagates NaN. Clamping the squared distance at a tiny floor ke
 (distance ~1e-6) and makes the gradient exactly zero there instead.
 """
 
-import torch
-
 SQUARED_DISTANCE_FLOOR = 1e-12
 
 
