@@ -120,10 +120,15 @@ def canonical_network(name: str) -> str:
 
 def unknown_name_message(kind: str, name: str, choices: list, other_spellings=()) -> str:
     """'unknown <kind> ...', the closest known name (ignoring case) and the choices."""
-    known = {known.lower(): known for known in [*choices, *other_spellings]}
+    return f"unknown {kind} '{name}'{did_you_mean(name, [*choices, *other_spellings])}; choose one of: {', '.join(choices)}"
+
+
+def did_you_mean(name: str, choices: list) -> str:
+    """' (did you mean X?)' for the choice closest to `name` ignoring case (an alias named by
+    its network), or '' when none is close."""
+    known = {known.lower(): known for known in choices}
     close = difflib.get_close_matches(name.lower(), known, n=1)
-    hint = f" (did you mean {ALIASES.get(known[close[0]], known[close[0]])}?)" if close else ""
-    return f"unknown {kind} '{name}'{hint}; choose one of: {', '.join(choices)}"
+    return f" (did you mean {ALIASES.get(known[close[0]], known[close[0]])}?)" if close else ""
 
 
 def parse_number(kind):

@@ -31,8 +31,11 @@ from PIL import Image
 from datasets import decode
 from datasets.folder import IGNORED_NAMES, _reason, list_folder
 from datasets.mnist import load_split, split_files
-from datasets.names import canonical_dataset_name, is_path, shown
+from datasets.names import canonical_dataset_name, has_separator, is_path, shown
 from datasets.split import DatasetError
+
+from .config import did_you_mean
+from .names import DATASETS
 
 THREADS = 4
 DATASET_ITEM = re.compile(r"^(MNIST|FashionMNIST):test/(\d+)$")
@@ -103,7 +106,8 @@ def list_inputs(arguments: list, data_dir: str, known_classes=()) -> Listing:
         elif os.path.exists(argument):
             raise DatasetError(f"{shown(argument)} is neither a file nor a folder")
         else:
-            raise DatasetError(f"{shown(argument)} does not exist: expected an image file, a folder of "
+            hint = "" if has_separator(argument) else did_you_mean(argument, list(DATASETS))
+            raise DatasetError(f"{shown(argument)} does not exist{hint}: expected an image file, a folder of "
                                f"images (or of class folders), MNIST or FashionMNIST")
     return listing
 
