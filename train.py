@@ -124,9 +124,6 @@ def parse_args(argv=None):
                              "the test split, drawn with --seed")
     parser.add_argument("--shift", type=parse_number(int), default=0, metavar="PIXELS",
                         help="move each training image by up to PIXELS pixels, anew every epoch (augmentation)")
-    parser.add_argument("--mirror", action="store_true",
-                        help="mirror half the training images left-right, anew every epoch (augmentation; "
-                             "not for digits)")
     parser.add_argument("--resume", metavar="PATH", default=None,
                         help="continue the run saved in PATH (a model.pt written by an earlier run "
                              "of the same network, data set, --latent-dims and --backbone, finished or "

@@ -50,7 +50,6 @@ class Config:
     image_size: int | None = None   # a folder's images are resized to this (None: datasets/folder.py's rule)
     test_fraction: float = 0.2      # a folder without train/ and test/: the share of each class held out
     shift: int = 0                  # training images move by up to this many pixels, anew each epoch
-    mirror: bool = False            # half the training images are mirrored left-right, anew each epoch
 
     @property
     def prefix(self) -> str:
@@ -87,7 +86,6 @@ RULES = {
     "image_size": (lambda v: v is None or (isinstance(v, int) and 16 <= v <= 1024), "a whole number of pixels from 16 to 1024"),
     "test_fraction": (lambda v: _finite(v) and 0 < v < 1, "a number between 0 and 1"),
     "shift": (lambda v: isinstance(v, int) and 0 <= v <= 8, "a whole number of pixels from 0 to 8"),
-    "mirror": (lambda v: isinstance(v, bool), "True or False"),
     "images_per_class": (_count, f"a whole number from 1 to {INT_LIMIT}"),
     "mining": (lambda v: v in MINING, "one of " + ", ".join(MINING)),
     "resume": (lambda v: v is None or bool(v), "the model.pt of the run to continue"),

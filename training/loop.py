@@ -14,7 +14,7 @@ import time
 
 import torch
 
-from datasets.augment import AugmentedSplit, draw_moves
+from datasets.shift import ShiftedSplit, draw_offsets
 from plotting import knn_caption
 
 from . import distributed
@@ -189,8 +189,8 @@ def train_epoch(run: Run, epoch: int, progress: Progress, after_batch, interrupt
     world = run.world   # the processes training together, or ALONE
     batches = run.sampler.epoch(run.generator)
     train = run.train
-    if config.shift or config.mirror:   # drawn after the batches, from the same generator: the same in every process
-        train = AugmentedSplit(train, draw_moves(len(train), config.shift, config.mirror, run.generator), config.shift)
+    if config.shift:   # drawn after the batches, from the same generator: the same in every process
+        train = ShiftedSplit(train, draw_offsets(len(train), config.shift, run.generator), config.shift)
     model.train()
     # Batch losses stay on the device and are read every --log-interval batches, so the
     # loop does not wait for the device after each step just to print a number.

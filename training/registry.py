@@ -58,7 +58,7 @@ class BatchLoss(Protocol):
 
 
 # Every network uses these; the others are listed per experiment (Experiment.settings).
-COMMON_SETTINGS = ("lr", "seed", "shift", "mirror")
+COMMON_SETTINGS = ("lr", "seed", "shift")
 PAIR_SETTINGS = (*COMMON_SETTINGS, "batch_size")
 ALL_SETTINGS = (*PAIR_SETTINGS, "margin", "classes_per_batch", "images_per_class", "mining")
 

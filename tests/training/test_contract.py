@@ -15,8 +15,7 @@ pytestmark = pytest.mark.slow   # runs train.py end to end: left out of the fast
 
 # A value other than the default for each setting a network may use.
 CHANGED = {"lr": 0.02, "seed": 5, "batch_size": 32, "margin": 2.0, "classes_per_batch": 5,
-           "images_per_class": 4, "mining": "semi-hard", "shift": 1,
-           "mirror": True}
+           "images_per_class": 4, "mining": "semi-hard", "shift": 1}
 
 
 def config_for(name, tiny_data, output, **changes):

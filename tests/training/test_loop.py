@@ -35,10 +35,8 @@ def test_train_seconds_leave_out_the_gifs_frames_and_items_are_those_trained(tin
 
 
 @pytest.mark.slow
-def test_shifts_and_mirrors_reach_the_batches_the_loss_sees(tiny_data, tmp_path):
+def test_shifts_reach_the_batches_the_loss_sees(tiny_data, tmp_path):
     config = Config("siamese-contrastive", "MNIST", epochs=1, batch_size=16, data_dir=tiny_data)
-    losses = [run(Config(**{**vars(config), "shift": shift, "mirror": mirror, "output": str(tmp_path / str(i))}),
-                  show_progress=False)[0]["train_loss"]
-              for i, (shift, mirror) in enumerate([(0, False), (2, False), (2, False), (0, True)])]
-    assert losses[1] == losses[2]   # the same seed draws the same moves
-    assert len({losses[0], losses[1], losses[3]}) == 3
+    rows = [run(Config(**{**vars(config), "shift": shift, "output": str(tmp_path / str(shift))}),
+                show_progress=False)[0] for shift in (0, 2, 2)]
+    assert rows[0]["train_loss"] != rows[1]["train_loss"] and rows[1]["train_loss"] == rows[2]["train_loss"]
