@@ -99,8 +99,9 @@ def parse_args(argv=None):
     parser.add_argument("--latent-dims", type=parse_number(int), default=2,
                         help="dimensions of the embedding (more than 2 are plotted through PCA, "
                              "1 against the class)")
-    parser.add_argument("--margin", type=parse_number(float), default=1.0,
-                        help="margin of the contrastive and triplet losses, online ones included")
+    parser.add_argument("--margin", type=parse_number(float), default=None,
+                        help="margin of the contrastive losses, online one included (default: 2 for "
+                             "them, 1 for the triplet losses)")
     parser.add_argument("--classes-per-batch", type=parse_number(int), default=None, metavar="P",
                         help="online-contrastive, online-triplet: classes in each batch (default: 10, "
                              "or the number of classes if fewer)")

@@ -33,6 +33,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from losses import binary_cross_entropy_with_logits, contrastive_loss, cross_entropy_loss, triplet_loss  # noqa: E402
 from plotting import embedding_figure, figure_to_png, latent_space_gif, stats_figure, to_2d  # noqa: E402
 from training import Config, RunError, find_experiment  # noqa: E402
+from training.registry import margin_of  # noqa: E402
 from training.config import default_data_dir, parse_number, positive, validate  # noqa: E402
 from training.files import write_atomically  # noqa: E402
 from training.metrics import knn_accuracy  # noqa: E402
@@ -125,13 +126,13 @@ CLASSIC_RECIPES = {
         PlainDataset, lambda model, data, target, config: cross_entropy_loss(model(*data), target)),
     "siamese-contrastive": (
         SiameseDataset, lambda model, data, target, config:
-            contrastive_loss(*_embed_each(model, *data), target, config.margin)),
+            contrastive_loss(*_embed_each(model, *data), target, margin_of(config))),
     "siamese-binary-cross-entropy": (
         SiameseDataset, lambda model, data, target, config:
             binary_cross_entropy_with_logits(model(*data), target.float())),
     "triplet-loss-net": (
         TripletDataset, lambda model, data, target, config:
-            triplet_loss(*_embed_each(model, *data), config.margin)),
+            triplet_loss(*_embed_each(model, *data), margin_of(config))),
 }
 
 

@@ -41,7 +41,7 @@ class Config:
     seed: int = 0
     data_dir: str = field(default_factory=default_data_dir)
     latent_dims: int = 2
-    margin: float = 1.0
+    margin: float | None = None     # None: the loss's own (Experiment.margin: contrastive 2, triplet 1)
     classes_per_batch: int | None = None  # online-*: P classes x K images a batch (None: min(10, classes))
     images_per_class: int = 16
     mining: str = "all"             # online-triplet: all, batch-hard or semi-hard
@@ -81,7 +81,7 @@ RULES = {
                   "a positive number of batches, True or False"),
     "seed": (lambda v: isinstance(v, int) and 0 <= v < SEED_LIMIT, "a whole number from 0 to 2**63 - 1"),
     "latent_dims": (_count, f"a whole number from 1 to {INT_LIMIT}"),
-    "margin": (lambda v: _finite(v) and v >= 0, "a finite number of 0 or more"),
+    "margin": (lambda v: v is None or (_finite(v) and v >= 0), "a finite number of 0 or more"),
     "classes_per_batch": (lambda v: v is None or _count(v), f"a whole number from 1 to {INT_LIMIT}"),
     "image_size": (lambda v: v is None or (isinstance(v, int) and 16 <= v <= 1024), "a whole number of pixels from 16 to 1024"),
     "test_fraction": (lambda v: _finite(v) and 0 < v < 1, "a number between 0 and 1"),

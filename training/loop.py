@@ -52,6 +52,7 @@ def train(config: Config, world: distributed.World, show_progress: bool | None) 
     """run()'s work, in one of the `world`'s processes."""
     with world.agreement():   # a process that cannot set up stops every one, and process 0 says why
         run = set_up(config, world)
+    config = run.config   # with the defaults that depend on the network and the data filled in
     master_process = world.is_main
     paths = planned_paths(config)
     progress = Progress((config.epochs - run.first_epoch + 1) * len(run.sampler),

@@ -24,7 +24,7 @@ from .errors import ConfigError, out_of_memory_explained
 from .evaluation import RETRIEVAL_SAMPLE, SILHOUETTE_SAMPLE, fixed_sample
 from .names import DATASETS
 from .outputs import check_output_folder
-from .registry import ALL_SETTINGS, Experiment, Sampler, default_classes_per_batch, find_experiment
+from .registry import ALL_SETTINGS, Experiment, Sampler, default_classes_per_batch, find_experiment, margin_of
 
 # The validation loss is the mean over the first batches of one draw of test pairs, triplets
 # or images, VALIDATION_ITEMS or a little more: the same items every epoch, so that epochs
@@ -89,6 +89,7 @@ def set_up(config: Config, world: World = ALONE) -> Run:
     train, test = data.train, data.test
     if config.classes_per_batch is None:   # resolved here, so that a resume and metrics.json see it
         config = dataclasses.replace(config, classes_per_batch=default_classes_per_batch(train.labels))
+    config = dataclasses.replace(config, margin=margin_of(config))
     identity = {"network": canonical_network(config.network), "dataset": data.name,
                 "latent_dims": config.latent_dims, "backbone": config.backbone}
     settings = {option: getattr(config, option) for option in experiment.settings}

@@ -14,7 +14,7 @@ from training.registry import ALL_SETTINGS
 pytestmark = pytest.mark.slow   # runs train.py end to end: left out of the fast loop (-m "not slow")
 
 # A value other than the default for each setting a network may use.
-CHANGED = {"lr": 0.02, "seed": 5, "batch_size": 32, "margin": 2.0, "classes_per_batch": 5,
+CHANGED = {"lr": 0.02, "seed": 5, "batch_size": 32, "margin": 3.0, "classes_per_batch": 5,
            "images_per_class": 4, "mining": "semi-hard", "shift": 1}
 
 

@@ -2,7 +2,8 @@
 
 import torch
 
-from training import Config, find_experiment
+from training import EXPERIMENTS, Config, find_experiment
+from training.registry import margin_of
 
 
 def test_online_networks_batch_p_classes_of_k_images_whatever_the_batch_size():
@@ -42,3 +43,14 @@ def test_validation_neither_draws_from_nor_disturbs_the_training_random_stream(t
     first = validation_loss(model, experiment, split, batches, config)
     assert torch.equal(torch.get_rng_state(), state)
     assert validation_loss(model, experiment, split, batches, config) == first  # the same draws of z
+
+
+def test_every_loss_with_a_margin_has_its_own_default_and_a_given_margin_wins():
+    for name, experiment in EXPERIMENTS.items():
+        assert ("margin" in experiment.settings) == (experiment.margin is not None), name
+    assert margin_of(Config("siamese-contrastive", "MNIST")) == 2.0
+    assert margin_of(Config("online-contrastive", "MNIST")) == 2.0
+    assert margin_of(Config("triplet-loss-net", "MNIST")) == 1.0
+    assert margin_of(Config("online-triplet", "MNIST")) == 1.0
+    assert margin_of(Config("vae", "MNIST")) is None
+    assert margin_of(Config("siamese-contrastive", "MNIST", margin=0.5)) == 0.5
