@@ -44,7 +44,7 @@ def test_figures_table_and_diagram_then_skips_current_runs(tiny_data, tmp_path):
                               f"{row['network']}-MNIST-metrics.json").read_text())
         assert row["knn_accuracy"] == metrics["final"]["knn_accuracy"]
     table = (output / "results.md").read_text()
-    assert "| siamese-contrastive | original |  | MNIST | 10 |" in table and "commit" in table
+    assert "| siamese-contrastive | original |  | MNIST | " in table and "commit" in table
     assert iio.imread(tmp_path / "architectures.png").shape[1] > 800
 
     again = make_figures(tiny_data, tmp_path)
