@@ -134,5 +134,5 @@ def test_other_backbones_run_the_tables_networks_with_their_recipe():
     assert runs == [("siamese-contrastive", "MNIST", "original"), ("online-contrastive", "MNIST", "original"),
                     ("online-contrastive", "MNIST", "wide")]
     options = script.train_options("online-contrastive", "MNIST", "wide")
-    assert options[options.index("--backbone"):] == ["--backbone", "wide", "--shift", "2"]
+    assert options[options.index("--backbone"):] == ["--backbone", "wide", "--shift", "2", "--lr", "0.005"]
     assert script.train_options("online-contrastive", "MNIST") == ["online-contrastive", "MNIST", "--seed", "0"]
