@@ -95,7 +95,7 @@ def _classification_loss(model, split, batch, config):
 def _contrastive_loss(model, split, batch, config):
     first, second, same = batch
     z1, z2 = model(split.inputs(torch.cat([first, second]))).chunk(2)
-    return contrastive_loss(z1, z2, same, config.margin)
+    return contrastive_loss(z1, z2, same, margin_of(config))
 
 
 def _koch_loss(model, split, batch, config):
@@ -106,7 +106,7 @@ def _koch_loss(model, split, batch, config):
 def _triplet_loss(model, split, batch, config):
     anchor, positive, negative = batch
     za, zp, zn = model(split.inputs(torch.cat([anchor, positive, negative]))).chunk(3)
-    return triplet_loss(za, zp, zn, config.margin)
+    return triplet_loss(za, zp, zn, margin_of(config))
 
 
 # The online losses mine the whole batch: each process embeds its rows and gathers the others'
@@ -115,13 +115,13 @@ def _triplet_loss(model, split, batch, config):
 def _online_contrastive_loss(model, split, batch, config):
     (indices,), world = batch, world_of(model)
     embeddings = world.gather(model(split.inputs(world.rows(indices))), len(indices))
-    return world.divide(online_contrastive_loss(embeddings, split.labels[indices], config.margin))
+    return world.divide(online_contrastive_loss(embeddings, split.labels[indices], margin_of(config)))
 
 
 def _online_triplet_loss(model, split, batch, config):
     (indices,), world = batch, world_of(model)
     embeddings = world.gather(model(split.inputs(world.rows(indices))), len(indices))
-    return world.divide(online_triplet_loss(embeddings, split.labels[indices], config.margin,
+    return world.divide(online_triplet_loss(embeddings, split.labels[indices], margin_of(config),
                                             config.mining))
 
 
