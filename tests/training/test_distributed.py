@@ -278,11 +278,12 @@ def test_two_processes_train_the_model_one_process_trains(one_process, tiny_data
 def test_a_metric_loss_trains_the_same_space_up_to_where_it_sits(tiny_data, tmp_path):
     """triplet-loss-net's loss sees only differences of embeddings: the last layer's bias gets
     a zero gradient, which rounding makes +-1e-8, and Adam turns that noise into steps of
-    --lr. The space is the same; where it sits drifts, in one process as in two."""
+    --lr. The space is the same; where it sits drifts, in one process as in two. With --shift,
+    every process draws the same moves of the same images."""
     runs = {}
     for processes in (1, 2):
         folder = tmp_path / str(processes)
-        result = train("triplet-loss-net", "MNIST", "--batch-size", 13, "--lr", 0.001, "--epochs", 2,
+        result = train("triplet-loss-net", "MNIST", "--batch-size", 13, "--lr", 0.001, "--epochs", 2, "--shift", 2,
                        "--data-dir", tiny_data, "--output", folder, processes=processes)
         assert result.returncode == 0, result.stderr
         runs[processes] = np.load(folder / "triplet-loss-net-MNIST-embeddings.npz")["test_embeddings"]
