@@ -38,7 +38,9 @@ class ShiftedSplit:
     images; everything else (labels, class names, statistics) is the split's."""
 
     def __init__(self, split: Split, offsets: torch.Tensor, pixels: int):
-        self.split, self.offsets, self.pixels_moved = split, offsets, pixels
+        # On the split's device, so that a batch's offsets are looked up where its indices are
+        # (on a GPU, indexing a CPU table with them would wait for the device every batch).
+        self.split, self.offsets, self.pixels_moved = split, offsets.to(split.images.device), pixels
 
     def __getattr__(self, name):
         return getattr(self.split, name)
@@ -47,12 +49,11 @@ class ShiftedSplit:
         return len(self.split)
 
     def _moved(self, indices) -> Split:
-        images = shift_images(self.split.images[indices], self.offsets[indices.cpu()], self.pixels_moved)
+        images = shift_images(self.split.images[indices], self.offsets[indices], self.pixels_moved)
         return Split(images, self.split.labels[indices], self.split.class_names, self.split.mean, self.split.std)
 
     def inputs(self, indices) -> torch.Tensor:
-        moved = self._moved(indices)
-        return moved.inputs(slice(None))
+        return self._moved(indices).inputs(slice(None))
 
     def pixels(self, indices) -> torch.Tensor:
         return self._moved(indices).pixels(slice(None))
