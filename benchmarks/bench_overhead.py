@@ -80,7 +80,7 @@ COMPUTE = {
         lambda model, t, config: binary_cross_entropy_with_logits(model(t[0], t[1]), t[2])),
     "triplet-loss-net": (
         lambda split, batch: (split.inputs(torch.cat(list(batch))),),
-        lambda model, t, config: triplet_loss(*model(t[0]).chunk(3), config.margin)),
+        lambda model, t, config: triplet_loss(*model(t[0]).chunk(3), config.margin, swap=True)),
     "online-contrastive": (
         lambda split, batch: (split.inputs(batch[0]), split.labels[batch[0]]),
         lambda model, t, config: online_contrastive_loss(model(t[0]), t[1], config.margin)),

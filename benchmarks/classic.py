@@ -132,7 +132,7 @@ CLASSIC_RECIPES = {
             binary_cross_entropy_with_logits(model(*data), target.float())),
     "triplet-loss-net": (
         TripletDataset, lambda model, data, target, config:
-            triplet_loss(*_embed_each(model, *data), margin_of(config))),
+            triplet_loss(*_embed_each(model, *data), margin_of(config), swap=True)),
 }
 
 

@@ -106,7 +106,7 @@ def _koch_loss(model, split, batch, config):
 def _triplet_loss(model, split, batch, config):
     anchor, positive, negative = batch
     za, zp, zn = model(split.inputs(torch.cat([anchor, positive, negative]))).chunk(3)
-    return triplet_loss(za, zp, zn, margin_of(config))
+    return triplet_loss(za, zp, zn, margin_of(config), swap=True)
 
 
 # The online losses mine the whole batch: each process embeds its rows and gathers the others'
@@ -198,7 +198,7 @@ EXPERIMENTS = {
         make_sampler=_batches_of(PairSampler),
         batch_loss=mean_over_items(_koch_loss)),
     "triplet-loss-net": Experiment(
-        summary="EmbeddingNet on triplets, triplet loss (Schroff et al. 2015)",
+        summary="EmbeddingNet on triplets, triplet loss (Schroff et al. 2015) with the distance swap",
         make_model=lambda config, shape, classes: EmbeddingNet(config.latent_dims, **_trunk(config, shape)),
         make_sampler=_batches_of(TripletSampler),
         batch_loss=mean_over_items(_triplet_loss),

@@ -33,12 +33,23 @@ def test_triplet_loss_hand_computed():
     assert triplet_loss(a, p, n, margin=1.0).item() == pytest.approx(0.25)
 
 
-def test_triplet_loss_matches_torch():
+def test_triplet_loss_with_the_distance_swap_hand_computed():
+    a = torch.tensor([[0.0, 0.0], [0.0, 0.0]])
+    p = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
+    n = torch.tensor([[1.5, 0.0], [0.0, -0.5]])
+    # d(a,p) = 1, 1 ; d(a,n) = 1.5, 0.5 ; d(p,n) = 0.5, 1.5 ; the swap takes 0.5, 0.5:
+    # margin 1: max(0, 1.5) = 1.5 twice (without it: 0.5 and 1.5)
+    assert triplet_loss(a, p, n, margin=1.0, swap=True).item() == pytest.approx(1.5)
+    assert triplet_loss(a, p, n, margin=1.0).item() == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("swap", [False, True])
+def test_triplet_loss_matches_torch(swap):
     torch.manual_seed(0)
     a, p, n = torch.randn(3, 64, 5).unbind(0)
     for margin in (0.2, 1.0, 3.0):
-        ours = triplet_loss(a, p, n, margin)
-        theirs = F.triplet_margin_loss(a, p, n, margin=margin, p=2, eps=0.0)
+        ours = triplet_loss(a, p, n, margin, swap=swap)
+        theirs = F.triplet_margin_loss(a, p, n, margin=margin, p=2, eps=0.0, swap=swap)
         assert ours.item() == pytest.approx(theirs.item(), rel=1e-5)
 
 

@@ -1,5 +1,8 @@
 """What the registry promises about the networks it adds beyond the original's four."""
 
+from types import SimpleNamespace
+
+import pytest
 import torch
 
 from training import EXPERIMENTS, Config, find_experiment
@@ -54,3 +57,15 @@ def test_every_loss_with_a_margin_has_its_own_default_and_a_given_margin_wins():
     assert margin_of(Config("online-triplet", "MNIST")) == 1.0
     assert margin_of(Config("vae", "MNIST")) is None
     assert margin_of(Config("siamese-contrastive", "MNIST", margin=0.5)) == 0.5
+
+
+def test_triplet_loss_net_trains_with_the_distance_swap():
+    # anchor (0, 0), positive (1, 0), negative (1.5, 0): d(a, p) = 1, d(a, n) = 1.5, d(p, n) = 0.5.
+    # Margin 1: the plain triplet loss is max(0, 1 - 1.5 + 1) = 0.5; with the swap,
+    # max(0, 1 - min(1.5, 0.5) + 1) = 1.5.
+    points = torch.tensor([[0.0, 0.0], [1.0, 0.0], [1.5, 0.0]])
+    split = SimpleNamespace(inputs=lambda indices: points[indices])
+    batch = (torch.tensor([0]), torch.tensor([1]), torch.tensor([2]))
+    loss = find_experiment("triplet-loss-net").batch_loss(
+        torch.nn.Identity(), split, batch, Config("triplet-loss-net", "MNIST"))
+    assert loss.item() == pytest.approx(1.5)
