@@ -2,7 +2,7 @@
 
     python benchmarks/bench_overhead.py --data-dir ../shared/datasets [--backbone wide]
         [--networks siamese-contrastive,online-contrastive,embedding-classification]
-        [--batch-size 256] [--batches 40] [--repeats 5] [--threads N] [--device cpu]
+        [--batch-size 256] [--shift 0] [--batches 40] [--repeats 5] [--threads N] [--device cpu]
 
 The budget: a training epoch costs at most 10% more than the network's forward and backward
 passes and optimiser steps over the same batches, so that the data path and the loop stay
@@ -17,6 +17,8 @@ negligible when the network grows. For each network two things are timed over th
 (b) the network alone: the same model and optimiser on the same batches, their input tensors
     (normalised images, labels, same/different flags) built beforehand and not timed; timed
     is the forward pass, the same loss function (COMPUTE), backward and the Adam step.
+    With --shift, (a) moves its images as train.py's --shift does and (b) trains them unmoved:
+    the moves are the data path's cost, and the network's work is the same either way.
 
 They alternate batch by batch: after each batch of (a), in the hook the loop calls after every
 batch, (b) trains the same batch, timed on its own, and its seconds are taken out of the
@@ -30,8 +32,8 @@ queued work (off both clocks), so (a) cannot overlap its Python with the device'
 an upper bound too.
 
 (a) draws a whole epoch's batches each time and trains the first --batches of them, so it
-pays the draw once per --batches batches where a real epoch pays it once per epoch: the
-overhead reported is an upper bound. The draw's own seconds are reported beside it.
+pays the draw (and, with --shift, the epoch's moves) once per --batches batches where a real
+epoch pays it once per epoch: the overhead reported is an upper bound. The draw's own seconds are reported beside it.
 """
 
 import argparse
@@ -161,7 +163,7 @@ def measure(network: str, args) -> dict:
     prepare, compute = COMPUTE[canonical_network(network)]
     # Enough epochs in the one-cycle schedule for every round's shortened epoch.
     config = Config(network, "MNIST", data_dir=args.data_dir, device=args.device, backbone=args.backbone,
-                    batch_size=args.batch_size, epochs=args.repeats + 2)
+                    batch_size=args.batch_size, shift=args.shift, epochs=args.repeats + 2)
     run = set_up(config)
     epoch_batches = len(run.sampler)
     run.sampler = FirstBatches(run.sampler, args.batches)
@@ -202,6 +204,8 @@ def main(argv=None) -> int:
     parser.add_argument("--backbone", default="wide", choices=list(BACKBONES), help="default: wide")
     parser.add_argument("--batch-size", type=positive(int), default=256,
                         help="of the networks that take one; online-* train P x K batches (default: 256)")
+    parser.add_argument("--shift", type=int, choices=range(0, 9), default=0, metavar="PIXELS",
+                        help="as train.py's --shift, 0 to 8 (default: 0)")
     parser.add_argument("--batches", type=positive(int), default=40, help="batches timed a round (default: 40)")
     parser.add_argument("--repeats", type=positive(int), default=5, help="rounds of (a) and (b) (default: 5)")
     parser.add_argument("--threads", type=positive(int), default=os.cpu_count(),
@@ -218,10 +222,10 @@ def main(argv=None) -> int:
     torch.set_num_threads(args.threads)
 
     results = {"machine": machine(), "device": args.device, "backbone": args.backbone,
-               "batch_size": args.batch_size, "batches": args.batches, "repeats": args.repeats,
+               "batch_size": args.batch_size, "shift": args.shift, "batches": args.batches, "repeats": args.repeats,
                "budget_percent": BUDGET_PERCENT, "load_average_before": os.getloadavg()}
     print(f"{results['machine']['cpu_model']}, {results['machine']['cpus']} cores, {torch.get_num_threads()} "
-          f"torch threads, device {args.device}; torch {torch.__version__}; backbone {args.backbone}; medians "
+          f"torch threads, device {args.device}; torch {torch.__version__}; backbone {args.backbone}, --shift {args.shift}; medians "
           f"of {args.repeats} rounds of {args.batches} batches; load average {results['load_average_before'][0]:.2f}",
           flush=True)
     rows = []

@@ -45,6 +45,19 @@ def test_the_benchmark_reports_both_timings_over_the_same_items(tiny_data, tmp_p
         assert f"| {row['network']} | {per_batch} | " in printed
 
 
+def test_with_shift_the_loop_moves_its_images_and_the_report_says_so(tiny_data, tmp_path, monkeypatch):
+    import training.loop
+    moves = []   # the --shift of every ShiftedSplit the loop makes
+    made = training.loop.ShiftedSplit
+    monkeypatch.setattr(training.loop, "ShiftedSplit", lambda *args: moves.append(args[-1]) or made(*args))
+    results = tmp_path / "results.json"
+    assert bench_overhead.main(["--data-dir", tiny_data, "--networks", "siamese-contrastive", "--shift", "2",
+                                "--batch-size", "8", "--batches", "2", "--repeats", "2", "--threads", "1",
+                                "--json", str(results)]) == 0
+    assert json.loads(results.read_text())["shift"] == 2
+    assert moves == [2, 2, 2]   # the warm-up round and both timed rounds
+
+
 @pytest.mark.parametrize("network", sorted(EXPERIMENTS))
 def test_the_network_alone_computes_the_registrys_loss_on_the_loops_next_batches(network, tiny_data, tmp_path):
     run = set_up(Config(network, "MNIST", data_dir=tiny_data, device="cpu", backbone="wide", batch_size=8,
