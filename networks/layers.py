@@ -1,14 +1,16 @@
-"""How a backbone's layers run: the Trunk module, and the two CPU speed tricks every backbone gets.
+"""How a backbone's layers run: the Trunk module, and the three CPU speed tricks every backbone gets.
 
 A backbone (networks/backbones.py) is written as plain layer lists, the way the paper's figure
 reads: conv, PReLU, max-pool, ..., linear, PReLU, linear. Trunk runs those lists and is the one
 place where the speed tricks apply, so that every backbone gets them and none has to spell them:
 
+- channels_last: the images are laid out channels-last in memory before the first layer;
 - MaxPool2x2: max-pooling without autograd as the maximum of strided slices;
 - prelu_then_pool: a PReLU followed by a max-pool is computed pool first while that is the same
   function (a positive slope, on a CPU).
 
-Both give the same values as the layers as written (tests/networks/test_backbones.py).
+They give the same values as the layers as written, the first up to rounding
+(tests/networks/test_backbones.py); benchmarks/bench_network.py times each.
 """
 
 import torch
@@ -52,13 +54,32 @@ def prelu_then_pool(x, prelu, pool):
     return pool(prelu(x))
 
 
+def channels_last(images):
+    """`images` (B, C, H, W) laid out channels-last in memory, a pixel's C values side by side,
+    on a CPU; as they are elsewhere and when they are laid out so already.
+
+    A convolution keeps its input's layout, so every conv and pooling layer of the trunk then
+    runs on oneDNN's and torch's channels-last kernels, which on a CPU are faster for these
+    layers than the default layout's, the max-pooling of the backward pass by far. The values
+    are the same up to rounding: a convolution sums its products in another order. On a GPU
+    the layout is left to the caller.
+    """
+    if images.device.type != "cpu" or (images.stride(1) == 1
+                                       and images.is_contiguous(memory_format=torch.channels_last)):
+        return images
+    # .contiguous(memory_format=...) would leave a one-channel image as it is: its layouts
+    # differ only in the channel's stride, which a size-1 dimension does not count.
+    return torch.empty_like(images, memory_format=torch.channels_last).copy_(images)
+
+
 class Trunk(nn.Module):
     """A backbone: `features`, the convolutional layers, then `head`, the linear layers on their
     flattened output. (B, C, H, W) images -> (B, out_features of head's last layer).
 
     Both are nn.Sequential of the layers as listed, so the state_dict's keys are `features.<i>`
-    and `head.<i>` by position in the list. forward runs them in that order, except that a
-    PReLU directly followed by a MaxPool2x2 goes through prelu_then_pool.
+    and `head.<i>` by position in the list. forward runs them in that order, on images laid out
+    by channels_last, except that a PReLU directly followed by a MaxPool2x2 goes through
+    prelu_then_pool.
     """
 
     def __init__(self, features, head):
@@ -67,7 +88,7 @@ class Trunk(nn.Module):
         self.head = nn.Sequential(*head)
 
     def forward(self, images):
-        return self.head(run_features(self.features, images).flatten(1))
+        return self.head(run_features(self.features, channels_last(images)).flatten(1))
 
 
 def run_features(layers, x):

@@ -15,12 +15,12 @@ from conftest import ROOT
 pytestmark = pytest.mark.slow   # each runs a benchmark script: left out of the fast loop
 
 
-@pytest.mark.parametrize("backbone", [None, "wide"])
-def test_the_benchmark_runs_on_tiny_data_and_prints_a_ratio_for_each_case(tiny_data, backbone):
+@pytest.mark.parametrize("backbone, trick", [(None, None), ("wide", "channels-last")])
+def test_the_benchmark_runs_on_tiny_data_and_prints_a_ratio_for_each_case(tiny_data, backbone, trick):
     done = subprocess.run(
         [sys.executable, os.path.join(ROOT, "benchmarks", "bench_network.py"), "--data-dir", tiny_data,
          "--networks", "siamese-contrastive,triplet-loss-net", "--batch-sizes", "8", "--steps", "2",
-         "--repeats", "1", *(["--backbone", backbone] if backbone else [])],
+         "--repeats", "1", *(["--backbone", backbone] if backbone else []), *(["--trick", trick] if trick else [])],
         capture_output=True, text=True, timeout=300, env={**os.environ, "OMP_NUM_THREADS": "1"})
     assert done.returncode == 0, done.stderr
     rows = re.findall(r"^\| (\S+) \| (\S+) \| 8 \| [\d.]+ \| [\d.]+ \| ([\d.]+)x \|$", done.stdout,
@@ -28,6 +28,15 @@ def test_the_benchmark_runs_on_tiny_data_and_prints_a_ratio_for_each_case(tiny_d
     used = backbone or "original"
     assert [row[:2] for row in rows] == [(used, "siamese-contrastive"), (used, "triplet-loss-net")], done.stdout
     assert all(float(ratio) > 0 for _, _, ratio in rows)
+    assert ("| layout as given, ms a step | channels last, ms a step |" in done.stdout) == (trick == "channels-last")
+
+
+def test_each_trick_names_a_function_of_the_layers_else_replacing_it_would_time_nothing():
+    sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
+    import bench_network
+    import networks.layers as layers
+    for name, without, _, _ in bench_network.TRICKS.values():
+        assert callable(getattr(layers, name)) and getattr(layers, name) is not without
 
 
 def test_the_model_timed_is_the_experiments_network_on_the_backbone_asked_for():

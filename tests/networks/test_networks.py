@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from networks import ClassificationNet, EmbeddingNet, KochSiameseNet, VariationalAutoencoder
+from networks.layers import channels_last
 
 
 @pytest.mark.parametrize("latent_dims", [1, 2, 16])
@@ -131,8 +132,9 @@ def prelu_inputs(model, images, grad=True):
 
 
 def reference_embedding(model, images):
-    """The network as written, module after module: conv, PReLU, pool, conv, PReLU, pool, head."""
-    return model.head(model.features(images).flatten(1))
+    """The network as written, module after module: conv, PReLU, pool, conv, PReLU, pool, head,
+    on the images laid out as the network lays them out (channels_last: its own test)."""
+    return model.head(model.features(channels_last(images)).flatten(1))
 
 
 def parameter_gradients(model, images):
