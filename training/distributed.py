@@ -212,6 +212,12 @@ class World:
         if not self.ddp:
             return model
         device = next(model.parameters()).device
+        # On a CPU the trunk runs channels-last (networks/layers.py), and the first conv of a
+        # one-channel trunk gets its weight's gradient with a channel stride of 1 where the
+        # weight has 25: the same memory, since a size-1 dimension's stride means nothing, but
+        # DDP's reducer compares strides literally and would print a warning in the middle of
+        # the first epoch. It copies that small gradient into its bucket instead; nothing else.
+        warnings.filterwarnings("ignore", message="Grad strides do not match bucket view strides")
         with self.contact():
             wrapped = torch.nn.parallel.DistributedDataParallel(
                 model, device_ids=[device.index] if device.type == "cuda" else None)
