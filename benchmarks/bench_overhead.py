@@ -52,10 +52,11 @@ sys.path.insert(0, os.path.join(ROOT, "benchmarks"))
 from bench_evaluation import FirstBatches  # noqa: E402
 from bench_train import machine  # noqa: E402
 from losses import (binary_cross_entropy_with_logits, contrastive_loss, cross_entropy_loss,  # noqa: E402
-                    negative_elbo, online_contrastive_loss, online_triplet_loss, triplet_loss)
+                    negative_elbo, online_contrastive_loss, online_triplet_loss)
 from networks import BACKBONES  # noqa: E402
 from training import Config, RunError, default_data_dir  # noqa: E402
-from training.config import canonical_network, positive  # noqa: E402
+from training.config import canonical_network, positive, validate  # noqa: E402
+from training.registry import triplet_net_loss  # noqa: E402
 from training.files import write_atomically  # noqa: E402
 from training.interruption import Interruption  # noqa: E402
 from training.loop import train_epoch  # noqa: E402
@@ -82,7 +83,7 @@ COMPUTE = {
         lambda model, t, config: binary_cross_entropy_with_logits(model(t[0], t[1]), t[2])),
     "triplet-loss-net": (
         lambda split, batch: (split.inputs(torch.cat(list(batch))),),
-        lambda model, t, config: triplet_loss(*model(t[0]).chunk(3), config.margin, swap=True)),
+        lambda model, t, config: triplet_net_loss(*model(t[0]).chunk(3), config)),
     "online-contrastive": (
         lambda split, batch: (split.inputs(batch[0]), split.labels[batch[0]]),
         lambda model, t, config: online_contrastive_loss(model(t[0]), t[1], config.margin)),
@@ -204,8 +205,8 @@ def main(argv=None) -> int:
     parser.add_argument("--backbone", default="wide", choices=list(BACKBONES), help="default: wide")
     parser.add_argument("--batch-size", type=positive(int), default=256,
                         help="of the networks that take one; online-* train P x K batches (default: 256)")
-    parser.add_argument("--shift", type=int, choices=range(0, 9), default=0, metavar="PIXELS",
-                        help="as train.py's --shift, 0 to 8 (default: 0)")
+    parser.add_argument("--shift", type=int, default=0, metavar="PIXELS",
+                        help="as train.py's --shift (default: 0)")
     parser.add_argument("--batches", type=positive(int), default=40, help="batches timed a round (default: 40)")
     parser.add_argument("--repeats", type=positive(int), default=5, help="rounds of (a) and (b) (default: 5)")
     parser.add_argument("--threads", type=positive(int), default=os.cpu_count(),
@@ -215,8 +216,8 @@ def main(argv=None) -> int:
                         help="where the results go")
     args = parser.parse_args(argv)
     try:
-        for network in args.networks:
-            canonical_network(network)
+        for network in args.networks:   # train.py's own checks and messages
+            validate(Config(network, "MNIST", shift=args.shift))
     except RunError as error:
         parser.error(str(error))
     torch.set_num_threads(args.threads)

@@ -30,10 +30,10 @@ from torchvision import transforms
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from losses import binary_cross_entropy_with_logits, contrastive_loss, cross_entropy_loss, triplet_loss  # noqa: E402
+from losses import binary_cross_entropy_with_logits, contrastive_loss, cross_entropy_loss  # noqa: E402
 from plotting import embedding_figure, figure_to_png, latent_space_gif, stats_figure, to_2d  # noqa: E402
 from training import Config, RunError, find_experiment  # noqa: E402
-from training.registry import margin_of  # noqa: E402
+from training.registry import margin_of, triplet_net_loss  # noqa: E402
 from training.config import default_data_dir, parse_number, positive, validate  # noqa: E402
 from training.files import write_atomically  # noqa: E402
 from training.metrics import knn_accuracy  # noqa: E402
@@ -132,7 +132,7 @@ CLASSIC_RECIPES = {
             binary_cross_entropy_with_logits(model(*data), target.float())),
     "triplet-loss-net": (
         TripletDataset, lambda model, data, target, config:
-            triplet_loss(*_embed_each(model, *data), margin_of(config), swap=True)),
+            triplet_net_loss(*_embed_each(model, *data), config)),
 }
 
 

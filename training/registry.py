@@ -103,10 +103,16 @@ def _koch_loss(model, split, batch, config):
     return binary_cross_entropy_with_logits(model(split.inputs(first), split.inputs(second)), same)
 
 
+def triplet_net_loss(anchor, positive, negative, config):
+    """triplet-loss-net's loss of three batches of embeddings: the triplet loss with the
+    distance swap, which keeps more of its random triplets teaching (docs/networks.md). The
+    benchmarks' own pipelines call it too, so that they train the same loss."""
+    return triplet_loss(anchor, positive, negative, margin_of(config), swap=True)
+
+
 def _triplet_loss(model, split, batch, config):
     anchor, positive, negative = batch
-    za, zp, zn = model(split.inputs(torch.cat([anchor, positive, negative]))).chunk(3)
-    return triplet_loss(za, zp, zn, margin_of(config), swap=True)
+    return triplet_net_loss(*model(split.inputs(torch.cat([anchor, positive, negative]))).chunk(3), config)
 
 
 # The online losses mine the whole batch: each process embeds its rows and gathers the others'

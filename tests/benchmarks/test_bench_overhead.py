@@ -93,3 +93,12 @@ def test_an_unknown_network_is_refused_in_one_line(tiny_data, tmp_path, capsys):
     line = capsys.readouterr().err.strip().splitlines()[-1]
     assert "siamese-contrastiv" in line and "siamese-contrastive" in line
     assert os.listdir(tmp_path) == []
+
+
+def test_a_shift_train_py_refuses_is_refused_in_train_pys_words(tiny_data, tmp_path, capsys):
+    with pytest.raises(SystemExit) as stopped:
+        bench_overhead.main(["--data-dir", tiny_data, "--shift", "9", "--json", str(tmp_path / "r.json")])
+    assert stopped.value.code == 2
+    line = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "--shift" in line and "9" in line and "8" in line   # what was wrong and what is accepted
+    assert os.listdir(tmp_path) == []
