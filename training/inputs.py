@@ -220,13 +220,16 @@ def read_images(listing: Listing, channels: int, size: int, indices=None) -> Ima
 
 
 def _decoded(file, channels, size):
-    """One file as uint8 (channels, size, size), as datasets/folder.py turns it into a channel count."""
+    """One file as uint8 (channels, size, size), as datasets/folder.py turns it into a channel count.
+
+    Always a writable array: torch.from_numpy warns about a read-only one (what np.asarray gives
+    of a Pillow image)."""
     image = decode.decode(file, size)
     if image.ndim == 2:
         return np.repeat(image[None], channels, axis=0)
     if channels == 3:
         return image.transpose(2, 0, 1)
-    return np.asarray(Image.fromarray(image).convert("L"))[None]
+    return np.array(Image.fromarray(image).convert("L"))[None]
 
 
 def resized(images: torch.Tensor, channels: int, size: int) -> torch.Tensor:
