@@ -5,7 +5,8 @@ split, listed first (cheap: names, classes, file stats) and decoded at a model's
   caller knows (the model's, or a gallery's); otherwise it has none.
 - A folder with subfolders: torchvision's ImageFolder layout, read as training reads it
   (datasets/folder.py's `list_folder`: class folders, or train/ and test/ of class folders;
-  hidden files ignored); each image's class is its class folder.
+  hidden files ignored); each image's class is its class folder. One class folder is enough:
+  training's rule of two classes or more is no query's.
 - A folder of images only: every image in it, sorted; their class is the folder's name when the
   caller knows a class of that name (digits/3 for a gallery with a class 3), else none.
 - MNIST or FashionMNIST (any case; './mnist' for a folder of that name): its test split, from
@@ -142,7 +143,7 @@ def _known_folder(folder, known_classes, listing):
 def _list_folder(listing, folder, known_classes=()):
     names = _visible(folder)
     if any(os.path.isdir(os.path.join(folder, name)) for name in names):
-        layout = list_folder(folder)
+        layout = list_folder(folder, fewest_classes=1)
         listing.warnings += layout.warnings
         class_names = [shown(name) for name in layout.class_names]
         listing._add_classes(class_names)

@@ -335,3 +335,28 @@ def test_help_answers_before_torch_loads(script):
                             timeout=60)
     assert result.returncode == 0, result.stderr
     assert "--device" in result.stdout and result.stdout.strip().endswith("no torch")
+
+
+def test_a_query_folder_of_one_class_folder_is_searched_with_that_class(tmp_path, capsys):
+    """Two classes or more is training's rule: a query folder holding one class folder is the
+    same queries as that class folder, each with its class when the gallery has it."""
+    import search
+
+    write_checkpoint(tmp_path / "model.pt")
+    for name, value in [("circle", 30), ("triangle", 220)]:
+        (tmp_path / "shapes" / name).mkdir(parents=True)
+        for i in range(2):
+            Image.fromarray(np.full((28, 28), value + 10 * i, dtype=np.uint8)).save(
+                tmp_path / "shapes" / name / f"{i}.png")
+    (tmp_path / "q" / "triangle").mkdir(parents=True)
+    Image.fromarray(np.full((28, 28), 225, dtype=np.uint8)).save(tmp_path / "q" / "triangle" / "mine.png")
+    outcomes = []
+    for query in ["q", "q/triangle"]:
+        assert search.main([str(tmp_path / "model.pt"), str(tmp_path / query), "--gallery",
+                            str(tmp_path / "shapes"), "-k", "2", "--output", str(tmp_path / "out"),
+                            "--device", "cpu"]) == 0, capsys.readouterr().err
+        record = json.loads((tmp_path / "out" / "search.json").read_text())
+        outcomes.append([(entry["label"], [n["path"] for n in entry["neighbours"]])
+                         for entry in record["queries"]])
+    assert [label for label, _ in outcomes[0]] == ["triangle"]
+    assert outcomes[0] == outcomes[1]
