@@ -86,6 +86,16 @@ def load_model(args):
     return device, load_trained(args.model, device)
 
 
+def projector_hint(folder: str, latent_dims: int) -> str:
+    """The closing line. The projector's PCA view opens in 3-D, and a model of fewer than three
+    latent dimensions has no third component to fill it: its points are seen in 2-D."""
+    if latent_dims >= 3:
+        return f"see them in 3-D: tensorboard --logdir {folder}"
+    plane = " in 2-D" if latent_dims == 2 else ""
+    return (f"see them{plane}: tensorboard --logdir {folder} (untick the 3-D box of the projector's PCA "
+            f"view: a {latent_dims}-D model has no third component)")
+
+
 def run(args):
     from datasets.split import DatasetError
     from training.files import write_atomically
@@ -110,11 +120,12 @@ def run(args):
     write_atomically(npz, npz_bytes(trained, embeddings, paths, labels, class_names))
     written = {"embeddings": npz, **write_projector(args.output, embeddings, paths, labels, pixels)}
     labelled = sum(label is not None for label in labels)
-    lines = [f"embedded {len(paths):,} images ({labelled:,} with a class) with {trained.description} "
-             f"({trained.latent_dims}-D)", "wrote:", *(f"  {path}" for path in written.values())]
+    lines = [f"embedded {len(paths):,} image{'' if len(paths) == 1 else 's'} ({labelled:,} with a class) "
+             f"with {trained.description} ({trained.latent_dims}-D)", "wrote:",
+             *(f"  {path}" for path in written.values())]
     if "sprite" not in written:
         lines.append("(too many images for one sprite: the projector shows points without thumbnails)")
-    lines.append(f"see them in 3-D: tensorboard --logdir {args.output}")
+    lines.append(projector_hint(args.output, trained.latent_dims))
     print("\n".join(lines))
 
 

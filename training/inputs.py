@@ -41,6 +41,7 @@ from .names import DATASETS
 THREADS = 4
 DATASET_ITEM = re.compile(r"^(MNIST|FashionMNIST):test/(\d+)$")
 NAMED_SKIPS = 3
+IMAGE_FORMATS = "PNG, JPEG, BMP, GIF or WebP"
 
 
 @dataclass
@@ -176,11 +177,13 @@ class Images:
     warnings: list
 
 
-def read_images(listing: Listing, channels: int, size: int, indices=None) -> Images:
+def read_images(listing: Listing, channels: int, size: int, indices=None,
+                accepted: str = IMAGE_FORMATS) -> Images:
     """Decode the listing's images (or those at `indices`) to (channels, size, size) uint8.
 
-    A file named on the command line that is not a readable image is a DatasetError; one found
-    in a folder is skipped, and a warning line names the first few skipped."""
+    A file named on the command line that is not a readable image is a DatasetError, which
+    ends with what the caller accepts (`accepted`: a gallery may also be an npz); one found in
+    a folder is skipped, and a warning line names the first few skipped."""
     indices = list(range(len(listing))) if indices is None else list(indices)
     pixels = torch.zeros((len(indices), channels, size, size), dtype=torch.uint8)
     failures = {}
@@ -205,8 +208,9 @@ def read_images(listing: Listing, channels: int, size: int, indices=None) -> Ima
     named_failures = [position for position in failures if listing.named[indices[position]]]
     if named_failures:
         position = min(named_failures)
-        raise DatasetError(f"{shown(listing.paths[indices[position]])} is not an image this program can read "
-                           f"({failures[position]}): expected PNG, JPEG, BMP, GIF or WebP")
+        reason = "" if failures[position] == "not an image" else f" ({failures[position]})"
+        raise DatasetError(f"{shown(listing.paths[indices[position]])} is not an image this program can read"
+                           f"{reason}: expected {accepted}")
     kept = [i for position, i in enumerate(indices) if position not in failures]
     warnings = []
     if failures:
@@ -216,7 +220,7 @@ def read_images(listing: Listing, channels: int, size: int, indices=None) -> Ima
                         f"{', '.join(named[:NAMED_SKIPS])}{more}")
         pixels = pixels[[p for p in range(len(indices)) if p not in failures]]
     if not kept:
-        raise DatasetError("none of the files is a readable image: expected PNG, JPEG, BMP, GIF or WebP")
+        raise DatasetError(f"none of the files is a readable image: expected {accepted}")
     return Images(pixels=pixels, kept=kept, warnings=warnings)
 
 
