@@ -382,3 +382,34 @@ def test_embed_says_what_it_did_and_where_to_see_it(latent_dims, tmp_path, capsy
         assert lines[-1] == f"see them in 3-D: tensorboard --logdir {tmp_path / 'out'}"
     else:
         assert lines[-1].startswith(f"see them in 2-D: tensorboard --logdir {tmp_path / 'out'} (untick")
+
+
+MISTAKES = {
+    "a mistyped option": ("search", ["m.pt", "q.png", "--galery", "shapes"],
+                          "unrecognized arguments: --galery shapes (did you mean --gallery?)"),
+    "a mistyped option with its value": ("search", ["m.pt", "q.png", "--gallery", "g", "--outptu=o"],
+                                         "unrecognized arguments: --outptu=o (did you mean --output?)"),
+    "an unknown option and no input": ("embed", ["--versoin"], "unrecognized arguments: --versoin"),
+    "a missing option": ("search", ["m.pt", "q.png"], "the following arguments are required: --gallery"),
+    "a missing input": ("embed", ["m.pt"], "the following arguments are required: INPUT"),
+}
+
+
+@pytest.mark.parametrize("case", MISTAKES, ids=list(MISTAKES))
+def test_an_unknown_option_is_named_before_a_missing_one(case, capsys):
+    """argparse checks required arguments before unknown ones: a typo read as a missing option."""
+    command, argv, message = MISTAKES[case]
+    module = importlib.import_module(command)
+    with pytest.raises(SystemExit) as exit:
+        module.main(argv)
+    assert exit.value.code == 2
+    assert capsys.readouterr().err == f"{command}.py: error: {message} (see --help)\n"
+
+
+def test_help_still_shows_gallery_as_required(capsys):
+    import search
+
+    with pytest.raises(SystemExit):
+        search.parse_args(["--help"])
+    usage = capsys.readouterr().out
+    assert " --gallery FOLDER_OR_DATA_SET_OR_NPZ" in usage and "[--gallery" not in usage
