@@ -110,8 +110,11 @@ def _class_files(folder, relative):
     return sorted(files)
 
 
-def list_folder(root: str) -> Listing:
-    """The class folders and files of `root`; raises DatasetError when the layout is wrong."""
+def list_folder(root: str, fewest_classes: int = 2) -> Listing:
+    """The class folders and files of `root`; raises DatasetError when the layout is wrong.
+
+    Training needs two classes or more; embed.py and search.py read a folder of one class
+    (`fewest_classes=1`): queries and embeddings need no second class."""
     name = shown(root)
     if not os.path.exists(root):
         raise DatasetError(f"{name} does not exist: expected MNIST, FashionMNIST or {ACCEPTED}")
@@ -153,7 +156,7 @@ def list_folder(root: str) -> Listing:
         classes, _ = _read_classes(root, "")
         class_names = sorted(classes)
         parts = [(classes, None)]
-    if len(class_names) < 2:
+    if len(class_names) < fewest_classes:
         raise DatasetError(f"{name} holds a single class folder ({shown(class_names[0])}): "
                            f"expected two classes or more, each in a folder of its own")
     paths, labels, in_test = [], [], []

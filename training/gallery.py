@@ -25,7 +25,7 @@ from datasets.names import canonical_dataset_name, is_path, shown
 from datasets.split import DatasetError
 
 from .files import write_atomically
-from .inputs import list_inputs, read_images
+from .inputs import IMAGE_FORMATS, list_inputs, read_images
 from .neighbours import k_nearest
 from .trained import Trained
 
@@ -132,7 +132,9 @@ def load_gallery(argument: str, trained: Trained, data_dir: str, batch_size: int
                        class_names=stored["class_names"].tolist(), from_cache=True,
                        source="embeddings from the cache",
                        warnings=listing.warnings + stored["warnings"].tolist())
-    images = read_images(listing, trained.channels, trained.image_size)
+    images = read_images(listing, trained.channels, trained.image_size,
+                         accepted=f"a folder of images, an image ({IMAGE_FORMATS}), MNIST, FashionMNIST "
+                                  f"or an embeddings.npz written by embed.py")
     embeddings = (embed or (lambda pixels: trained.embed(pixels, batch_size)))(images.pixels).float().cpu()
     paths = [listing.paths[i] for i in images.kept]
     labels = [listing.labels[i] for i in images.kept]

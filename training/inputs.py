@@ -5,7 +5,8 @@ split, listed first (cheap: names, classes, file stats) and decoded at a model's
   caller knows (the model's, or a gallery's); otherwise it has none.
 - A folder with subfolders: torchvision's ImageFolder layout, read as training reads it
   (datasets/folder.py's `list_folder`: class folders, or train/ and test/ of class folders;
-  hidden files ignored); each image's class is its class folder.
+  hidden files ignored); each image's class is its class folder. One class folder is enough:
+  training's rule of two classes or more is no query's.
 - A folder of images only: every image in it, sorted; their class is the folder's name when the
   caller knows a class of that name (digits/3 for a gallery with a class 3), else none.
 - MNIST or FashionMNIST (any case; './mnist' for a folder of that name): its test split, from
@@ -40,6 +41,7 @@ from .names import DATASETS
 THREADS = 4
 DATASET_ITEM = re.compile(r"^(MNIST|FashionMNIST):test/(\d+)$")
 NAMED_SKIPS = 3
+IMAGE_FORMATS = "PNG, JPEG, BMP, GIF or WebP"
 
 
 @dataclass
@@ -142,7 +144,7 @@ def _known_folder(folder, known_classes, listing):
 def _list_folder(listing, folder, known_classes=()):
     names = _visible(folder)
     if any(os.path.isdir(os.path.join(folder, name)) for name in names):
-        layout = list_folder(folder)
+        layout = list_folder(folder, fewest_classes=1)
         listing.warnings += layout.warnings
         class_names = [shown(name) for name in layout.class_names]
         listing._add_classes(class_names)
@@ -175,11 +177,13 @@ class Images:
     warnings: list
 
 
-def read_images(listing: Listing, channels: int, size: int, indices=None) -> Images:
+def read_images(listing: Listing, channels: int, size: int, indices=None,
+                accepted: str = IMAGE_FORMATS) -> Images:
     """Decode the listing's images (or those at `indices`) to (channels, size, size) uint8.
 
-    A file named on the command line that is not a readable image is a DatasetError; one found
-    in a folder is skipped, and a warning line names the first few skipped."""
+    A file named on the command line that is not a readable image is a DatasetError, which
+    ends with what the caller accepts (`accepted`: a gallery may also be an npz); one found in
+    a folder is skipped, and a warning line names the first few skipped."""
     indices = list(range(len(listing))) if indices is None else list(indices)
     pixels = torch.zeros((len(indices), channels, size, size), dtype=torch.uint8)
     failures = {}
@@ -204,8 +208,9 @@ def read_images(listing: Listing, channels: int, size: int, indices=None) -> Ima
     named_failures = [position for position in failures if listing.named[indices[position]]]
     if named_failures:
         position = min(named_failures)
-        raise DatasetError(f"{shown(listing.paths[indices[position]])} is not an image this program can read "
-                           f"({failures[position]}): expected PNG, JPEG, BMP, GIF or WebP")
+        reason = "" if failures[position] == "not an image" else f" ({failures[position]})"
+        raise DatasetError(f"{shown(listing.paths[indices[position]])} is not an image this program can read"
+                           f"{reason}: expected {accepted}")
     kept = [i for position, i in enumerate(indices) if position not in failures]
     warnings = []
     if failures:
@@ -215,18 +220,21 @@ def read_images(listing: Listing, channels: int, size: int, indices=None) -> Ima
                         f"{', '.join(named[:NAMED_SKIPS])}{more}")
         pixels = pixels[[p for p in range(len(indices)) if p not in failures]]
     if not kept:
-        raise DatasetError("none of the files is a readable image: expected PNG, JPEG, BMP, GIF or WebP")
+        raise DatasetError(f"none of the files is a readable image: expected {accepted}")
     return Images(pixels=pixels, kept=kept, warnings=warnings)
 
 
 def _decoded(file, channels, size):
-    """One file as uint8 (channels, size, size), as datasets/folder.py turns it into a channel count."""
+    """One file as uint8 (channels, size, size), as datasets/folder.py turns it into a channel count.
+
+    Always a writable array: torch.from_numpy warns about a read-only one (what np.asarray gives
+    of a Pillow image)."""
     image = decode.decode(file, size)
     if image.ndim == 2:
         return np.repeat(image[None], channels, axis=0)
     if channels == 3:
         return image.transpose(2, 0, 1)
-    return np.asarray(Image.fromarray(image).convert("L"))[None]
+    return np.array(Image.fromarray(image).convert("L"))[None]
 
 
 def resized(images: torch.Tensor, channels: int, size: int) -> torch.Tensor:

@@ -196,16 +196,16 @@ def test_a_second_search_embeds_only_the_queries(user, monkeypatch, capsys):
     assert sorted(embedded) == [1, gallery_size]
 
 
-def write_checkpoint(path, **changes):
+def write_checkpoint(path, latent_dims=2, **changes):
     """A checkpoint as train.py writes it (format version 1) of an untrained 1-channel 28x28
     EmbeddingNet, with `changes` (None removes a key)."""
     from networks import EmbeddingNet
     from training.checkpoint import FORMAT
 
     torch.manual_seed(0)
-    model = EmbeddingNet(2)
+    model = EmbeddingNet(latent_dims)
     state = {"format": FORMAT, "format_version": 1, "epoch": 1, "model": model.state_dict(),
-             "identity": {"network": "siamese-contrastive", "dataset": "MNIST", "latent_dims": 2},
+             "identity": {"network": "siamese-contrastive", "dataset": "MNIST", "latent_dims": latent_dims},
              "configuration": {"network": "siamese-contrastive", "dataset": "MNIST", "epochs": 1},
              "model_kind": "EmbeddingNet", "hyperparameters": model.hyperparameters,
              "preprocessing": {"mean": [0.5], "std": [0.25], "class_names": [str(d) for d in range(10)]}}
@@ -306,9 +306,13 @@ def test_bad_inputs_are_one_line(tmp_path, capsys):
     assert embed.main([str(other), str(gallery), "--output", str(tmp_path / "other"), "--device", "cpu"]) == 0
     capsys.readouterr()
     cases = [
-        (embed, [str(model), str(text)], "notes.txt is not an image this program can read"),
+        (embed, [str(model), str(text)],
+         "notes.txt is not an image this program can read: expected PNG, JPEG, BMP, GIF or WebP\n"),
         (search, [str(model), str(text), "--gallery", str(gallery)],
-         "notes.txt is not an image this program can read"),
+         "notes.txt is not an image this program can read: expected PNG, JPEG, BMP, GIF or WebP\n"),
+        (search, [str(model), str(gallery / "0.png"), "--gallery", str(text)],
+         "notes.txt is not an image this program can read: expected a folder of images, an image (PNG, "
+         "JPEG, BMP, GIF or WebP), MNIST, FashionMNIST or an embeddings.npz written by embed.py\n"),
         (embed, [str(model), str(tmp_path / "nowhere")], "nowhere does not exist: expected"),
         (embed, [str(model), "MNSIT"], "MNSIT does not exist (did you mean MNIST?)"),
         (search, [str(model), str(gallery / "0.png"), "--gallery", "FashionMNSIT"],
@@ -335,3 +339,77 @@ def test_help_answers_before_torch_loads(script):
                             timeout=60)
     assert result.returncode == 0, result.stderr
     assert "--device" in result.stdout and result.stdout.strip().endswith("no torch")
+
+
+def test_a_query_folder_of_one_class_folder_is_searched_with_that_class(tmp_path, capsys):
+    """Two classes or more is training's rule: a query folder holding one class folder is the
+    same queries as that class folder, each with its class when the gallery has it."""
+    import search
+
+    write_checkpoint(tmp_path / "model.pt")
+    for name, value in [("circle", 30), ("triangle", 220)]:
+        (tmp_path / "shapes" / name).mkdir(parents=True)
+        for i in range(2):
+            Image.fromarray(np.full((28, 28), value + 10 * i, dtype=np.uint8)).save(
+                tmp_path / "shapes" / name / f"{i}.png")
+    (tmp_path / "q" / "triangle").mkdir(parents=True)
+    Image.fromarray(np.full((28, 28), 225, dtype=np.uint8)).save(tmp_path / "q" / "triangle" / "mine.png")
+    outcomes = []
+    for query in ["q", "q/triangle"]:
+        assert search.main([str(tmp_path / "model.pt"), str(tmp_path / query), "--gallery",
+                            str(tmp_path / "shapes"), "-k", "2", "--output", str(tmp_path / "out"),
+                            "--device", "cpu"]) == 0, capsys.readouterr().err
+        record = json.loads((tmp_path / "out" / "search.json").read_text())
+        outcomes.append([(entry["label"], [n["path"] for n in entry["neighbours"]])
+                         for entry in record["queries"]])
+    assert [label for label, _ in outcomes[0]] == ["triangle"]
+    assert outcomes[0] == outcomes[1]
+
+
+@pytest.mark.parametrize("latent_dims", [2, 3])
+def test_embed_says_what_it_did_and_where_to_see_it(latent_dims, tmp_path, capsys):
+    """One image is 'an image'; 3-D is promised only to a model with a third dimension."""
+    import embed
+
+    write_checkpoint(tmp_path / "model.pt", latent_dims=latent_dims)
+    Image.fromarray(np.zeros((28, 28), dtype=np.uint8)).save(tmp_path / "one.png")
+    assert embed.main([str(tmp_path / "model.pt"), str(tmp_path / "one.png"), "--output",
+                       str(tmp_path / "out"), "--device", "cpu"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("embedded 1 image (0 with a class) with ")
+    assert np.load(tmp_path / "out" / "embeddings.npz")["embeddings"].shape == (1, latent_dims)
+    if latent_dims == 3:
+        assert lines[-1] == f"see them in 3-D: tensorboard --logdir {tmp_path / 'out'}"
+    else:
+        assert lines[-1].startswith(f"see them in 2-D: tensorboard --logdir {tmp_path / 'out'} (untick")
+
+
+MISTAKES = {
+    "a mistyped option": ("search", ["m.pt", "q.png", "--galery", "shapes"],
+                          "unrecognized arguments: --galery shapes (did you mean --gallery?)"),
+    "a mistyped option with its value": ("search", ["m.pt", "q.png", "--gallery", "g", "--outptu=o"],
+                                         "unrecognized arguments: --outptu=o (did you mean --output?)"),
+    "an unknown option and no input": ("embed", ["--versoin"], "unrecognized arguments: --versoin"),
+    "a missing option": ("search", ["m.pt", "q.png"], "the following arguments are required: --gallery"),
+    "a missing input": ("embed", ["m.pt"], "the following arguments are required: INPUT"),
+}
+
+
+@pytest.mark.parametrize("case", MISTAKES, ids=list(MISTAKES))
+def test_an_unknown_option_is_named_before_a_missing_one(case, capsys):
+    """argparse checks required arguments before unknown ones: a typo read as a missing option."""
+    command, argv, message = MISTAKES[case]
+    module = importlib.import_module(command)
+    with pytest.raises(SystemExit) as exit:
+        module.main(argv)
+    assert exit.value.code == 2
+    assert capsys.readouterr().err == f"{command}.py: error: {message} (see --help)\n"
+
+
+def test_help_still_shows_gallery_as_required(capsys):
+    import search
+
+    with pytest.raises(SystemExit):
+        search.parse_args(["--help"])
+    usage = capsys.readouterr().out
+    assert " --gallery FOLDER_OR_DATA_SET_OR_NPZ" in usage and "[--gallery" not in usage
