@@ -100,8 +100,9 @@ def parse_args(argv=None):
                         help="dimensions of the embedding (more than 2 are plotted through PCA, "
                              "1 against the class)")
     parser.add_argument("--margin", type=parse_number(float), default=None,
-                        help="margin of the contrastive losses, online one included (default: 2 for "
-                             "them, 1 for the triplet losses)")
+                        help="margin of the contrastive and the triplet losses (default: 2 for "
+                             "siamese-contrastive and online-contrastive, 1 for triplet-loss-net and "
+                             "online-triplet)")
     parser.add_argument("--classes-per-batch", type=parse_number(int), default=None, metavar="P",
                         help="online-contrastive, online-triplet: classes in each batch (default: 10, "
                              "or the number of classes if fewer)")
@@ -229,11 +230,19 @@ def summary(final, paths):
         warnings = json.load(f)["warnings"]
     lines = [f"epoch {final['epoch']}: training loss {loss_text(final['train_loss'])}, validation loss "
              f"{loss_text(final['val_loss'])}",
-             f"test set: 5-NN accuracy {final['knn_accuracy']:.4f}, precision@1 "
-             f"{final['precision_at_1']:.4f}, MAP@R {final['map_at_r']:.4f}, silhouette "
+             f"test set: 5-NN accuracy {final['knn_accuracy']:.4f}, {retrieval_text(final)}, silhouette "
              f"{final['silhouette']:.4f}",
              "wrote:"]
     return "\n".join(lines + [f"  {path}" for path in paths.values()] + warnings)
+
+
+def retrieval_text(final):
+    """'precision@1 0.9812, MAP@R 0.9431'; when no test image has another of its class to
+    retrieve, both are NaN (null in metrics.json, docs/metrics.md) and the line says why."""
+    precision, map_at_r = final["precision_at_1"], final["map_at_r"]
+    if precision != precision and map_at_r != map_at_r:   # NaN
+        return "precision@1 and MAP@R n/a (no test image has another of its class to retrieve)"
+    return f"precision@1 {precision:.4f}, MAP@R {map_at_r:.4f}"
 
 
 if __name__ == "__main__":

@@ -11,8 +11,9 @@ to no class and are ignored with a warning.
 Every other file is tried as an image (`decode.py` says how each is turned into pixels). A file
 that is not an image or cannot be decoded is skipped and counted, and one warning line names
 the first few; a folder with no readable image at all, a missing or empty folder, one class
-only, or a class without a readable image is a DatasetError with a one-line message (and so,
-in load.py, is a test split of fewer than two classes).
+only, or a class without a readable image is a DatasetError with a one-line message (and so
+is a test split of fewer than two classes, and a held-out split that leaves fewer than two
+classes of two training images).
 
 The size: `image_size` when given; otherwise the images' own size when they are all one square
 size between 16 and 64 pixels, else whichever of 16 and 64 lies nearer the median of the
@@ -431,25 +432,70 @@ def _bytes(count):
     return f"{count:,.1f} TB"
 
 
+def held_counts(class_sizes: np.ndarray, test_fraction: float) -> np.ndarray:
+    """How many images of each class `hold_out` holds out: round(n * test_fraction) of a class
+    of n images (halves round up), but never its last one."""
+    rounded = np.floor(class_sizes * test_fraction + 0.5).astype(np.int64)
+    return np.clip(np.minimum(rounded, class_sizes - 1), 0, None)
+
+
+def _split_shortfalls(class_sizes, test_fraction, class_names=None):
+    """What a split at `test_fraction` lacks, as (split, reason) pairs: the test split needs
+    images of two classes or more (a class alone has no negatives), the training split two
+    classes of two images or more (positive pairs of two classes, as every pair, triplet and
+    P x K batch needs); [] when it lacks nothing. `class_names` names a lone class."""
+    held = held_counts(class_sizes, test_fraction)
+    kept = class_sizes - held
+    shortfalls = []
+
+    def one_class(where):
+        return f"one class only ({shown(class_names[where[0]])})" if class_names else "one class only"
+
+    tested, trained = np.flatnonzero(held), np.flatnonzero(kept >= 2)
+    if len(tested) < 2:
+        what = "no image" if len(tested) == 0 else f"images of {one_class(tested)}"
+        shortfalls.append(("test", f"it holds out {what}, and a test split needs two classes or more"))
+    if len(trained) < 2:
+        what = "no class keeps" if len(trained) == 0 else f"{one_class(trained)} keeps"
+        shortfalls.append(("training", f"{what} two images or more for training, and training needs "
+                                       f"two such classes"))
+    return shortfalls
+
+
+def _working_fractions(class_sizes):
+    """The test fractions of two decimals (0.01 to 0.99) that leave both splits enough: one
+    range, since a larger fraction only holds more out of each class."""
+    return [step / 100 for step in range(1, 100) if not _split_shortfalls(class_sizes, step / 100)]
+
+
 def hold_out(labels: torch.Tensor, class_names: list, test_fraction: float, seed: int) -> torch.Tensor:
     """A bool mask of the images held out as the test split: round(n * test_fraction) of each
     class of n images (halves round up), drawn at random, but never a class's last training
     image (so a class of one image is held out nowhere, and a class of two keeps both when
     round(2 * test_fraction) is 0). Each class draws from its own generator, seeded by `seed`
     and the class's name, so adding images to one class does not change another's split.
-    Raises DatasetError when fewer than two classes would be held out (a test split of one class
-    has no negatives to measure)."""
+
+    Raises DatasetError, in one line, when the test split would hold fewer than two classes (one
+    class has no negatives to measure) or the training split fewer than two classes of two
+    images or more (nothing to form positive pairs of two classes from), naming the fractions
+    that would do for this folder, or what it lacks when none would (two classes of three
+    images or more)."""
     labels = labels.cpu().numpy()
+    class_sizes = np.bincount(labels, minlength=len(class_names))
+    shortfalls = _split_shortfalls(class_sizes, test_fraction, class_names)
+    if shortfalls:
+        splits = " and the ".join(split for split, _ in shortfalls)
+        reasons = "; ".join(reason for _, reason in shortfalls)
+        working = _working_fractions(class_sizes)
+        advice = (f"a --test-fraction from {working[0]} to {working[-1]} works for this folder" if working
+                  else "no --test-fraction can split this folder: that needs two classes of three images "
+                       "or more (or train/ and test/ folders)")
+        raise DatasetError(f"--test-fraction {test_fraction} leaves too few images in the {splits} split: "
+                           f"{reasons}; {advice}")
+    counts = held_counts(class_sizes, test_fraction)
     mask = np.zeros(len(labels), dtype=bool)
     for label, name in enumerate(class_names):
         members = np.flatnonzero(labels == label)
-        count = min(math.floor(len(members) * test_fraction + 0.5), len(members) - 1)
         generator = np.random.default_rng([seed, zlib.crc32(name.encode("utf-8", "surrogateescape"))])
-        mask[members[generator.permutation(len(members))[:max(count, 0)]]] = True
-    held = np.unique(labels[mask])
-    if len(held) < 2:
-        what = "no image" if len(held) == 0 else f"images of one class only ({shown(class_names[held[0]])})"
-        raise DatasetError(f"a test fraction of {test_fraction} holds out {what}, and a test split needs two "
-                           f"classes or more: the other classes are too small; give a larger "
-                           f"--test-fraction, more images, or train/ and test/ folders")
+        mask[members[generator.permutation(len(members))[:counts[label]]]] = True
     return torch.from_numpy(mask)

@@ -21,6 +21,7 @@ from .split import DatasetError, Split
 NORMALISATION = {"MNIST": ((0.1307,), (0.3081,)), "FashionMNIST": ((0.2860,), (0.3530,))}
 
 _IDX_UBYTE = 0x08
+REASON_LIMIT = 200  # characters of a failed download's reason shown in the error line
 IMAGE_SIZE = 28
 
 
@@ -74,12 +75,29 @@ def _download(name, root, raw_folder, wanted):
                 os.rmdir(folder)
             except OSError:  # not empty (a partial download) or not made after all
                 pass
-        reason = " ".join(line.strip() for line in str(error).splitlines() if line.strip())[:160].rstrip(":")
-        reason = reason or type(error).__name__
+        reason = download_reason(error) or type(error).__name__
         raise DatasetError(
             f"{name} is not in {raw_folder} (expected {', '.join(wanted)}) and could not be "
             f"downloaded ({reason}); pass --data-dir with a folder that holds {name}/raw/, "
             f"or run once with internet access") from None
+
+
+def download_reason(error: Exception, limit: int = REASON_LIMIT) -> str:
+    """`error`'s message on one line, made of its first whole lines that fit in `limit`
+    characters: never cut inside a line, so a URL or a word is never shown in part. torchvision
+    lists every mirror it tried, a line "Tried <mirror>, got:" then that mirror's error; a line
+    that ends in ':' is dropped from the end, so that no lead-in is left without what it leads
+    to. '' when even the first line does not fit."""
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    kept, length = [], -1
+    for line in lines:
+        if length + 1 + len(line) > limit:
+            break
+        kept.append(line)
+        length += 1 + len(line)
+    while len(kept) > 1 and kept[-1].endswith(":"):
+        kept.pop()
+    return " ".join(kept).rstrip(":")
 
 
 def _read_idx(path, dims):

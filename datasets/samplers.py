@@ -53,16 +53,18 @@ class ClassTable:
         return self.count[self.class_of[samples]] > 1
 
     def singleton_warning(self, class_names=None, left_out="left out of positive pairs"):
-        """One line naming the classes with a single image and what is done with them; None when
-        there are none. `class_names[label]` names a label (the labels themselves without it)."""
+        """One line naming the classes with a single image and what is done with them, beginning
+        'warning: ' as train.py's other warnings do; None when there are none.
+        `class_names[label]` names a label (the labels themselves without it)."""
         singles = self.labels[self.singletons].tolist()
         if not singles:
             return None
         names = [repr(class_names[label]) if class_names is not None else str(label) for label in singles]
         shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
         if len(singles) == 1:
-            return f"class {shown} has a single image, which cannot form a positive pair: it is {left_out}"
-        return (f"{len(singles)} classes have a single image, which cannot form a positive pair "
+            return (f"warning: class {shown} has a single image, which cannot form a positive pair: "
+                    f"it is {left_out}")
+        return (f"warning: {len(singles)} classes have a single image, which cannot form a positive pair "
                 f"({shown}): they are {left_out}")
 
     def positives(self, anchors, generator):

@@ -8,6 +8,7 @@ beneath them; the legend's title says so ("first 20 of 37 classes") and its last
 the grey ("the other 17 classes").
 """
 
+import math
 import textwrap
 from collections.abc import Sequence
 
@@ -27,12 +28,38 @@ MAX_SHOWN_CLASSES = len(CLASS_COLOURS) + len(MORE_CLASS_COLOURS)
 OTHER_COLOUR = "#c8c8c8"   # classes past MAX_SHOWN_CLASSES: lighter than tab10's grey
 LONGEST_NAME = 28          # characters of a class name in a legend; longer ones end in '…'
 ROW_JITTER = 0.3  # a 1-D embedding's class rows are 1 apart: each spreads over +-0.3 of its own
+# Markers: sized and shaded for MNIST's 10,000 test points (its README figures), smaller past
+# 20,000; a figure of fewer points gets larger, more opaque ones (marker_style).
+DENSE_POINTS = 10_000
+DENSE_MARKER, CROWDED_MARKER, CROWDED_POINTS = 6.0, 4.0, 20_000   # areas in points squared
+LARGEST_MARKER = 80.0   # about 9 points across: a dot that a figure of a dozen points shows
+DENSE_ALPHA, SPARSE_ALPHA = 0.5, 0.75
+LEGEND_MARKER = 24.0    # the legend's marker area at DENSE_MARKER, kept for larger markers
 
 
 def class_colours(count: int) -> list[str]:
     """The colour of each of `count` classes (see the module's docstring)."""
     palette = CLASS_COLOURS if count <= len(CLASS_COLOURS) else CLASS_COLOURS + MORE_CLASS_COLOURS
     return [palette[cls] if cls < len(palette) else OTHER_COLOUR for cls in range(count)]
+
+
+def marker_style(count: int) -> tuple[float, float]:
+    """(area in points squared, alpha) of the markers of a scatter of `count` points.
+
+    From DENSE_POINTS on they are MNIST's: small and half-transparent, so that a class's
+    thousands of points show where they pile up. Fewer points get larger markers, their area
+    growing as 1 / sqrt(count) up to LARGEST_MARKER, and more opaque ones, alpha growing with
+    log(DENSE_POINTS / count) in eighths (the tints a GIF's palette holds) up to SPARSE_ALPHA
+    at 100 points: 9 points drawn as MNIST's 1-2 pixel, pale dots can hardly be seen."""
+    if count > CROWDED_POINTS:
+        return CROWDED_MARKER, DENSE_ALPHA
+    if count >= DENSE_POINTS:
+        return DENSE_MARKER, DENSE_ALPHA
+    sparseness = DENSE_POINTS / max(count, 1)
+    area = min(LARGEST_MARKER, DENSE_MARKER * math.sqrt(sparseness))
+    opacity = min(1.0, math.log10(sparseness) / 2)   # 0 at DENSE_POINTS, 1 at 100 points
+    alpha = DENSE_ALPHA + round(8 * (SPARSE_ALPHA - DENSE_ALPHA) * opacity) / 8
+    return area, alpha
 
 
 def short_name(name: str, longest: int = LONGEST_NAME) -> str:
@@ -115,14 +142,14 @@ def embedding_figure(points, labels, class_names: Sequence[str], title: str, lim
     wrapped, so that no title is ever cut off."""
     figure, axes = plt.subplots(figsize=(size * 1.25, size))  # the legend takes the extra width
     labels = np.asarray(labels)
-    marker_size = 4 if len(points) > 20000 else 6
+    marker_size, alpha = marker_style(len(points))
     colours = class_colours(len(class_names))
     shown = min(len(class_names), MAX_SHOWN_CLASSES)
     for group, chosen in enumerate(_class_groups(labels, len(class_names))):
         other = group == shown
         label = (f"the other {len(class_names) - shown} classes" if other
                  else short_name(class_names[group]))
-        axes.scatter(points[chosen, 0], points[chosen, 1], s=marker_size, alpha=0.5, linewidths=0,
+        axes.scatter(points[chosen, 0], points[chosen, 1], s=marker_size, alpha=alpha, linewidths=0,
                      color=OTHER_COLOUR if other else colours[group], label=label,
                      zorder=1 if other else 2, rasterized=True)
     if limits is not None:
@@ -137,7 +164,7 @@ def embedding_figure(points, labels, class_names: Sequence[str], title: str, lim
     # Beside the axes, not on them: inside, it hid the points of whichever classes lay in its
     # corner (a third of FashionMNIST's pullovers in one run).
     legend = axes.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0,
-                         markerscale=12 / marker_size, fontsize=legend_size, frameon=False,
+                         markerscale=_legend_scale(marker_size), fontsize=legend_size, frameon=False,
                          title=(f"first {shown} of {len(class_names)} classes"
                                 if shown < len(class_names) else None),
                          title_fontproperties={"size": legend_size})
@@ -145,6 +172,15 @@ def embedding_figure(points, labels, class_names: Sequence[str], title: str, lim
         handle.set_alpha(1.0)
     _fit_title(figure, axes, title)
     return figure
+
+
+def _legend_scale(marker_size):
+    """The legend's markerscale: markers of LEGEND_MARKER points squared at DENSE_MARKER
+    (MNIST's figures as they always were: matplotlib scales the area by its square), and never
+    smaller than the points themselves when those are larger."""
+    if marker_size <= DENSE_MARKER:
+        return 12 / marker_size
+    return math.sqrt(max(LEGEND_MARKER, marker_size) / marker_size)
 
 
 def _class_groups(labels, count):

@@ -23,7 +23,7 @@ from .config import Config
 from .errors import NonFiniteLossError, WriteError, out_of_memory_explained
 from .evaluation import embed, evaluate
 from .interruption import Interrupted, Interruption
-from .outputs import make_output_folder, planned_paths, remove_earlier_run, write_results
+from .outputs import make_output_folder, planned_paths, remove_earlier_run, remove_empty_folders, write_results
 from .progress import Progress
 from .record import environment, metrics_document, write_metrics
 from .setup import Run, VALIDATION_SEED_OFFSET, set_up
@@ -72,7 +72,7 @@ def train(config: Config, world: distributed.World, show_progress: bool | None) 
                        f"online-triplet, fewer --classes-per-batch or --images-per-class)"
                        + (", or --device cpu" if run.device.type != "cpu" else ""))
     with Interruption(world) as interruption, out_of_memory_explained(run.device, smaller_batches):
-        make_output_folder(config.output)  # only now: everything above has been checked
+        made = make_output_folder(config.output)  # only now: everything above has been checked
         progress.line(start_line(run))
         for warning in run.warnings:
             progress.line(warning)
@@ -128,6 +128,8 @@ def train(config: Config, world: distributed.World, show_progress: bool | None) 
         progress.line("note: the GIF has a single frame (one epoch); train more epochs, or use --animation N "
                       "for a frame every N batches")
     if stopped is not None:
+        if saved is None:   # no file written: the folder this run made goes too
+            remove_empty_folders(made)
         stopped.checkpoint, stopped.epochs_completed = saved, len(run.history)
         if failures:  # one line still says everything
             stopped.args = (f"{stopped}; also {WriteError(failures)}",)

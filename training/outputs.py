@@ -126,8 +126,26 @@ def check_output_folder(folder: str) -> None:
         raise ConfigError(f"--output {folder} is not writable{where}; choose a folder you can write to")
 
 
-def make_output_folder(folder: str) -> None:
+def make_output_folder(folder: str) -> list:
+    """Create `folder` and the folders above it that are missing; returns those it created,
+    innermost first, for remove_empty_folders."""
+    made, missing = [], os.path.abspath(folder)
+    while not os.path.exists(missing):
+        made.append(missing)
+        missing = os.path.dirname(missing)
     try:
         os.makedirs(folder, exist_ok=True)
     except OSError as error:
         raise ConfigError(f"--output {folder} cannot be created: {error.strerror}") from None
+    return made
+
+
+def remove_empty_folders(folders: list) -> None:
+    """Remove `folders` (make_output_folder's, innermost first) while they are empty: a run
+    stopped before it wrote a file leaves no folder of its own behind, and never removes one
+    that holds anything or that was there before it."""
+    for folder in folders:
+        try:
+            os.rmdir(folder)
+        except OSError:   # not empty (or gone): the folders above it hold it
+            return

@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 
 import imageio.v3 as iio
 import pytest
@@ -114,6 +115,18 @@ def test_help_lists_every_choice_and_default():
                  "--data-dir", "--latent-dims", "--margin", "--classes-per-batch", "10",
                  "--images-per-class", "16", "--mining", "batch-hard", "semi-hard", "all", "--resume"]:
         assert text in result.stdout, text
+
+
+def test_the_margin_help_names_both_losses_and_their_defaults():
+    from training.registry import CONTRASTIVE_MARGIN, EXPERIMENTS, TRIPLET_MARGIN
+    help_text = re.sub(r"(\w)- (\w)", r"\1-\2", " ".join(run_cli("--help").stdout.split()))  # unwrapped
+    start = help_text.index("--margin MARGIN margin of the contrastive and the triplet losses")
+    text = help_text[start:help_text.index("--classes-per-batch", start)]
+    with_margin = {name: experiment.margin for name, experiment in EXPERIMENTS.items() if experiment.margin}
+    assert with_margin == {"siamese-contrastive": CONTRASTIVE_MARGIN, "online-contrastive": CONTRASTIVE_MARGIN,
+                           "triplet-loss-net": TRIPLET_MARGIN, "online-triplet": TRIPLET_MARGIN}
+    assert (f"default: {CONTRASTIVE_MARGIN:g} for siamese-contrastive and online-contrastive, "
+            f"{TRIPLET_MARGIN:g} for triplet-loss-net and online-triplet") in text
 
 
 def test_unknown_network_lists_the_choices_and_suggests_one(tiny_data, tmp_path):

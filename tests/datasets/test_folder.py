@@ -182,7 +182,7 @@ def test_a_photo_with_broken_exif_data_loads_quietly(tmp_path):
     save(os.path.join(root, "c0", "photo.jpg"), np.full((24, 24, 3), 120, dtype=np.uint8), exif=broken)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        data = load(root, test_fraction=0.5)
+        data = load(root, test_fraction=0.3)
     assert "c0/photo.jpg" in everything(data) and data.warnings == []
     assert [str(warning.message) for warning in caught] == []  # Pillow's "Corrupt EXIF data" is not printed
 
@@ -238,14 +238,15 @@ def test_greyscale_images_of_any_mode_give_one_channel(tmp_path):
     grey = pattern(24, 24, 11)
     save(tmp_path / "g" / "a" / "1.png", grey)
     save(tmp_path / "g" / "a" / "2.jpg", np.stack([grey] * 3, axis=2), quality=90)  # RGB file, grey pixels
+    save(tmp_path / "g" / "a" / "3.png", pattern(24, 24, 13))
     save(tmp_path / "g" / "b" / "1.gif", Image.fromarray(grey))
     save(tmp_path / "g" / "b" / "2.png", Image.fromarray(grey.astype(np.uint16) * 257))
     save(tmp_path / "g" / "b" / "3.bmp", Image.fromarray(grey > 128))
-    data = load(tmp_path / "g", test_fraction=0.5)
+    data = load(tmp_path / "g", test_fraction=0.3)
     assert data.train.shape == (1, 24, 24)
     assert torch.equal(everything(data)["a/1.png"][0], torch.from_numpy(grey))
     save(tmp_path / "g" / "b" / "4.png", pattern(24, 24, 12, channels=3))  # one colour image: three channels
-    assert load(tmp_path / "g", test_fraction=0.5).train.shape == (3, 24, 24)
+    assert load(tmp_path / "g", test_fraction=0.3).train.shape == (3, 24, 24)
 
 
 def test_default_image_size():
@@ -280,9 +281,9 @@ def test_hidden_and_system_files_are_ignored(tmp_path):
 
 
 def test_images_in_subfolders_of_a_class_belong_to_it(tmp_path):
-    root = classes_of(tmp_path / "r", [2, 2])
+    root = classes_of(tmp_path / "r", [3, 3])
     save(tmp_path / "r" / "c0" / "more" / "deeper" / "x.png", pattern(24, 24, 50))
-    data = load(root, test_fraction=0.5)
+    data = load(root, test_fraction=0.3)
     assert "c0/more/deeper/x.png" in everything(data)
 
 
@@ -292,17 +293,19 @@ def test_names_in_any_script_and_with_spaces(tmp_path):
     save(root / "猫 cats" / "Ελληνικά.png", pattern(24, 24, 2))
     save(root / "собаки" / "عربى.png", pattern(24, 24, 3))
     save(root / "собаки" / "2 two.png", pattern(24, 24, 4))
+    save(root / "猫 cats" / "日本.png", pattern(24, 24, 5))
+    save(root / "собаки" / "три.png", pattern(24, 24, 6))
     (root / "собаки" / "नोट.txt").write_text("not an image")
-    data = load(root, test_fraction=0.5)
+    data = load(root, test_fraction=0.3)
     assert data.name == "données" and data.class_names == ["собаки", "猫 cats"]
-    assert set(everything(data)) == {"猫 cats/ñandú 1.png", "猫 cats/Ελληνικά.png",
-                                     "собаки/عربى.png", "собаки/2 two.png"}
+    assert set(everything(data)) == {"猫 cats/ñandú 1.png", "猫 cats/Ελληνικά.png", "猫 cats/日本.png",
+                                     "собаки/عربى.png", "собаки/2 two.png", "собаки/три.png"}
     (warning,) = data.warnings
     assert "собаки/नोट.txt (not an image)" in warning
 
 
 def test_file_names_that_are_not_utf8_load_and_are_shown_escaped(tmp_path):
-    root = classes_of(tmp_path / "r", [2, 2])
+    root = classes_of(tmp_path / "r", [3, 3])
     name = os.fsdecode(b"caf\xe9.png")  # Latin-1, not UTF-8: Python keeps the byte as a lone surrogate
     try:
         save(os.path.join(root, "c0", name), pattern(24, 24, 60))
@@ -311,7 +314,7 @@ def test_file_names_that_are_not_utf8_load_and_are_shown_escaped(tmp_path):
         save(os.path.join(root, os.fsdecode(b"gr\xfcn"), "a.png"), pattern(24, 24, 61))  # a class in Latin-1
     except (OSError, UnicodeError):
         pytest.skip("this file system takes only UTF-8 names")
-    data = load(root, test_fraction=0.5)
+    data = load(root, test_fraction=0.3)
     assert f"c0/{name}" in everything(data)
     assert data.class_names == data.train.class_names == ["c0", "c1", "gr\\xfcn"]
     (warning,) = data.warnings
@@ -442,8 +445,8 @@ def test_the_split_holds_out_a_rounded_fraction_of_each_class_and_keeps_a_traini
     assert torch.bincount(labels[mask], minlength=6).tolist() == [2, 1, 1, 0, 0, 1]
     half = hold_out(labels, names, 0.5, seed=0)  # 5, 4 (3.5 up), 2 (1.5 up), 1, 0 (one image stays), 3 (2.5 up)
     assert torch.bincount(labels[half], minlength=6).tolist() == [5, 4, 2, 1, 0, 3]
-    most = hold_out(labels, names, 0.95, seed=0)  # all but one of each
-    assert torch.bincount(labels[~most], minlength=6).tolist() == [1] * 6
+    most = hold_out(labels, names, 0.75, seed=0)  # 8 (7.5 up), 5, 2, 1 (1.5 up, but one stays), 0, 4
+    assert torch.bincount(labels[most], minlength=6).tolist() == [8, 5, 2, 1, 0, 4]
     assert torch.equal(mask, hold_out(labels, names, 0.2, seed=0))
     assert any(not torch.equal(hold_out(labels, names, 0.5, seed=s), half) for s in range(1, 4))
 
@@ -456,11 +459,40 @@ def test_the_split_of_one_class_does_not_depend_on_the_others():
 
 
 def test_a_split_that_holds_out_fewer_than_two_classes_is_refused():
-    with pytest.raises(DatasetError, match=r"^a test fraction of 0.2 holds out no image, and a test split "
-                                           r"needs two classes or more: the other classes are too small"):
+    with pytest.raises(DatasetError, match=r"^--test-fraction 0.2 leaves too few images in the test split: it "
+                                           r"holds out no image, and a test split needs two classes or more; "):
         hold_out(torch.tensor([0, 0, 1, 1, 2]), ["a", "b", "c"], 0.2, 0)
     with pytest.raises(DatasetError, match=r"holds out images of one class only \(big\), and a test split"):
         hold_out(torch.tensor([0] * 10 + [1, 1, 2, 2]), ["big", "b", "c"], 0.2, 0)
+
+
+def test_a_split_that_leaves_fewer_than_two_classes_of_two_training_images_is_refused():
+    labels = torch.arange(3).repeat_interleave(14)  # 14 images a class: 13 held out of each at 0.99
+    with pytest.raises(DatasetError) as error:
+        hold_out(labels, ["a", "b", "c"], 0.99, 0)
+    # held out from 0.5 / 14 = 0.036 on; two kept while 14 f + 0.5 < 13, below 12.5 / 14 = 0.893
+    assert str(error.value) == ("--test-fraction 0.99 leaves too few images in the training split: no class "
+                                "keeps two images or more for training, and training needs two such classes; "
+                                "a --test-fraction from 0.04 to 0.89 works for this folder")
+    with pytest.raises(DatasetError, match=r"^--test-fraction 0.01 leaves too few images in the test split: "
+                                           r"it holds out no image, .*; a --test-fraction from 0.04 to 0.89 works"):
+        hold_out(labels, ["a", "b", "c"], 0.01, 0)
+    for fraction in (0.04, 0.89):
+        mask = hold_out(labels, ["a", "b", "c"], fraction, 0)
+        assert torch.bincount(labels[mask]).min() >= 1 and torch.bincount(labels[~mask]).min() >= 2
+    uneven = torch.tensor([0] * 20 + [1, 2])  # only the class of 20 can give either split images
+    with pytest.raises(DatasetError, match=r"^--test-fraction 0.5 leaves too few images in the test and the "
+                                           r"training split: .*; one class only \(a\) keeps two images or more "
+                                           r"for training, .*; no --test-fraction can split this folder: that "
+                                           r"needs two classes of three images or more"):
+        hold_out(uneven, ["a", "b", "c"], 0.5, 0)
+
+
+def test_a_misleading_split_is_refused_when_the_folder_is_loaded(tmp_path):
+    root = classes_of(tmp_path / "shapes", [14, 14, 14])
+    with pytest.raises(DatasetError, match=r"^--test-fraction 0.99 leaves too few images in the training split"):
+        load(root, test_fraction=0.99)
+    assert len(load(root, test_fraction=0.89).train) == 3 * 2
 
 
 def test_a_test_folder_of_one_class_is_refused(tmp_path):
@@ -519,7 +551,9 @@ def test_normalisation_comes_from_the_training_split(tmp_path):
     save(tmp_path / "c" / "a" / "2.png", colour)
     save(tmp_path / "c" / "b" / "1.png", colour)
     save(tmp_path / "c" / "b" / "2.png", colour)
-    data = load(tmp_path / "c", test_fraction=0.5)
+    save(tmp_path / "c" / "a" / "3.png", colour)
+    save(tmp_path / "c" / "b" / "3.png", colour)
+    data = load(tmp_path / "c", test_fraction=0.3)
     assert data.train.mean == pytest.approx((1.0, 0.2, 0.0)) and data.train.std == (1.0, 1.0, 1.0)  # constant: 1
 
 

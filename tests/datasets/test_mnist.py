@@ -125,3 +125,35 @@ def test_truncated_header_is_named(tiny_data, tmp_path):
     (raw / "train-images-idx3-ubyte").write_bytes(b"\x00\x00\x08")
     with pytest.raises(DatasetError, match="truncated"):
         load_split("MNIST", str(root), train=True)
+
+
+TORCHVISION_OFFLINE = (  # torchvision's message when no mirror can be reached, as it builds it
+    "Error downloading train-images-idx3-ubyte.gz:\n"
+    "Tried https://ossci-datasets.s3.amazonaws.com/mnist/, got:\n"
+    "<urlopen error [Errno -2] Name or service not known>\n"
+    "Tried https://storage.googleapis.com/cvdf-datasets/mnist/, got:\n"
+    "<urlopen error [Errno -2] Name or service not known>\n")
+
+
+def test_a_long_download_error_is_shown_in_whole_lines_never_cut(tmp_path, monkeypatch):
+    def unreachable(self):
+        raise RuntimeError(TORCHVISION_OFFLINE)
+    monkeypatch.setattr(torchvision.datasets.MNIST, "download", unreachable)
+    with pytest.raises(DatasetError) as error:
+        load_split("MNIST", str(tmp_path), train=True)
+    message = str(error.value)
+    # The first mirror's attempt whole; the second would pass the limit, and is left out whole.
+    assert ("(Error downloading train-images-idx3-ubyte.gz: Tried https://ossci-datasets.s3.amazonaws.com/"
+            "mnist/, got: <urlopen error [Errno -2] Name or service not known>); pass --data-dir") in message
+    assert "storage.googleapis" not in message and "\n" not in message
+
+
+def test_a_download_reason_keeps_whole_lines_and_no_dangling_lead_in():
+    from datasets.mnist import download_reason
+    error = RuntimeError(TORCHVISION_OFFLINE)
+    lines = TORCHVISION_OFFLINE.splitlines()
+    assert download_reason(error, limit=1000) == " ".join(lines)
+    # Room for the first two lines only: "Tried ..., got:" would lead to nothing, so it goes too.
+    assert download_reason(error, limit=len(lines[0]) + 1 + len(lines[1])) == lines[0].rstrip(":")
+    assert download_reason(RuntimeError("x" * 300)) == ""   # left out rather than cut
+    assert download_reason(RuntimeError("word " * 100)) == ""

@@ -176,12 +176,12 @@ def test_samplers_say_once_which_classes_cannot_form_a_positive_pair():
     for sampler in (PairSampler(LABELS, 32, class_names=names), TripletSampler(LABELS, 32, class_names=names),
                     BalancedBatchSampler(LABELS, 3, 4, class_names=names)):
         (warning,) = sampler.warnings
-        assert warning.startswith("class 'c4' has a single image, which cannot form a positive pair")
+        assert warning.startswith("warning: class 'c4' has a single image, which cannot form a positive pair")
         assert "\n" not in warning
     assert IndexSampler(LABELS, 32).warnings == []
     two = torch.tensor([0, 1, 1, 2, 3, 3, 5])  # labels 0, 2 and 5 hold one image each
     (warning,) = PairSampler(two, 4).warnings
-    assert warning.startswith("3 classes have a single image") and "(0, 2, 5)" in warning
+    assert warning.startswith("warning: 3 classes have a single image") and "(0, 2, 5)" in warning
     equal = torch.arange(10).repeat_interleave(3)
     for sampler in (PairSampler(equal, 4), TripletSampler(equal, 4), BalancedBatchSampler(equal, 2, 2)):
         assert sampler.warnings == []

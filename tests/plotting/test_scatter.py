@@ -174,3 +174,31 @@ def test_the_legend_lies_beside_the_points_not_on_them():
         assert legend.x1 <= figure.bbox.x1                # and inside the figure
         assert legend.y0 >= figure.bbox.y0 and legend.y1 <= figure.bbox.y1
         plt.close(figure)
+
+
+def drawn_style(figure):
+    """{(area, alpha)} of every group of points in a scatter, and the legend's marker areas."""
+    axes = figure.axes[0]
+    styles = {(float(collection.get_sizes()[0]), collection.get_alpha()) for collection in axes.collections}
+    legend = {float(handle.get_sizes()[0]) for handle in axes.get_legend().legend_handles}
+    return styles, legend
+
+
+@pytest.mark.parametrize("dims", [2, 1])
+def test_markers_grow_and_darken_for_few_points_and_stay_mnists_for_many(dims):
+    names = [str(digit) for digit in range(10)]
+    sizes = {}
+    for count in (9, 33, 1000, 10_000, 60_000):
+        points, labels = blobs(count, 10, dims)
+        figure = latent_space_figure(points, labels, names, network="n", dataset="d", split="test",
+                                     caption="c")
+        (style,), legend = drawn_style(figure)   # one size and alpha for every class
+        sizes[count] = style, legend
+        plt.close(figure)
+    # MNIST's test set (10,000 points) and training set (60,000) keep the markers they were drawn with.
+    assert sizes[10_000] == ((6.0, 0.5), {24.0})
+    assert sizes[60_000] == ((4.0, 0.5), {36.0})
+    # 1,000 points: 6 sqrt(10) points squared, alpha 0.5 + 0.25 * log10(10) / 2 to the nearest eighth.
+    assert sizes[1000][0] == (pytest.approx(6 * 10 ** 0.5), 0.625)
+    # A small folder's splits: large, nearly opaque dots, the legend's markers as large.
+    assert sizes[9] == sizes[33] == ((80.0, 0.75), {80.0})

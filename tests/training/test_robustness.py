@@ -231,10 +231,24 @@ def test_a_signal_before_the_first_epoch_ends_says_there_is_nothing_to_plot(tiny
     process.send_signal(signal.SIGTERM)
     _, stderr = process.communicate(timeout=240)
     assert process.returncode == 143, stderr
-    if os.listdir(folder):
+    if folder.exists() and os.listdir(folder):
         assert read_metrics(folder)["epochs_completed"] > 0, "a run with no completed epoch wrote a file"
         pytest.skip("the machine ran the first epoch before the signal came")
     assert "nothing to plot or resume, and no file was written" in stderr and "resume with" not in stderr
+    assert not folder.exists(), "the run left behind the empty --output folder it made"
+
+
+def test_only_the_empty_folders_a_run_made_are_removed(tmp_path):
+    from training.outputs import make_output_folder, remove_empty_folders
+    made = make_output_folder(str(tmp_path / "a" / "b"))
+    assert made == [str(tmp_path / "a" / "b"), str(tmp_path / "a")]
+    remove_empty_folders(made)
+    assert os.listdir(tmp_path) == []
+    made = make_output_folder(str(tmp_path / "c" / "d"))
+    (tmp_path / "c" / "note.txt").write_text("the user's")
+    remove_empty_folders(made)   # d goes; c holds a file and stays
+    assert os.listdir(tmp_path / "c") == ["note.txt"]
+    assert make_output_folder(str(tmp_path)) == []   # there before: never the run's to remove
 
 
 def test_a_signal_during_an_epochs_evaluation_stops_after_that_epoch_and_says_so(tiny_data, tmp_path,
