@@ -57,17 +57,20 @@ def layer_line(module):
         return f"as {'×'.join(map(str, module.unflattened_size))}"
     if isinstance(module, CenterCrop):
         return f"centre {module.size}×{module.size}"
+    if isinstance(module, nn.GroupNorm):
+        return f"group norm {module.num_groups}"
     return type(module).__name__
 
 
 def layer_lines(module):
-    """One line per layer with weights, the activations, pooling and reshaping after it joined on."""
+    """One line per layer with weights, the normalisation, activations, pooling and reshaping after
+    it joined on."""
     lines = []
     for leaf in (m for m in module.modules() if not list(m.children())):
         if isinstance(leaf, nn.Flatten):
             continue
         if lines and not any(True for _ in leaf.parameters(recurse=False)) or \
-                isinstance(leaf, nn.PReLU) and lines:
+                isinstance(leaf, (nn.PReLU, nn.GroupNorm)) and lines:
             lines[-1] += f" · {layer_line(leaf)}"
         else:
             lines.append(layer_line(leaf))
@@ -198,7 +201,8 @@ def draw_row(axes, name, experiment, config):
     # backbone's, drawn in the backbone rows.
     shared = " (shared weights)" if len(images) > 1 else ""
     out_dims = trunk.head[-1].out_features
-    trunk_lines = [f"{' or '.join(BACKBONES)} (--backbone)",
+    *others, last = BACKBONES
+    trunk_lines = [f"{', '.join(others)} or {last} (--backbone)",
                    f"image {shape_text(image_shape(model))} → {out_dims}"]
     if out_dims != config.latent_dims:
         trunk_lines.append(f"({out_dims // config.latent_dims} × latent: mean, log-variance)")

@@ -8,4 +8,4 @@ NETWORKS = ("embedding-classification", "siamese-contrastive", "siamese-binary-c
 ALIASES = {"siamese-constrastive": "siamese-contrastive", "tripet-loss-net": "triplet-loss-net"}
 DATASETS = ("MNIST", "FashionMNIST")
 MINING = ("batch-hard", "semi-hard", "all")
-BACKBONES = ("original", "wide")
+BACKBONES = ("original", "wide", "wide-gn")

@@ -118,8 +118,9 @@ def trunk_parameters(backbone, channels, size, out_dims):
     hw = side_after_convs(size) ** 2
     if backbone == "original":
         return 6 * (25 * channels + 1) + 16 * (6 * 25 + 1) + 128 * (16 * hw + 1) + out_dims * (128 + 1) + 3
-    return (32 * (25 * channels + 1) + 64 * (32 * 25 + 1) + 256 * (64 * hw + 1) + 256 * (256 + 1)
+    wide = (32 * (25 * channels + 1) + 64 * (32 * 25 + 1) + 256 * (64 * hw + 1) + 256 * (256 + 1)
             + out_dims * (256 + 1) + 4)
+    return wide if backbone == "wide" else wide + 2 * (32 + 64)  # wide-gn: a scale and shift a channel
 
 
 def decoder_parameters(backbone, channels, size, latent_dims):
@@ -138,6 +139,7 @@ def count(module):
 DOCUMENTED = {  # at 1x28x28, D = 2: the numbers the docstrings state
     "original": (35_729, 211_124),
     "wide": (380_806, 905_829),
+    "wide-gn": (380_998, 905_829),
 }
 
 
@@ -266,6 +268,18 @@ def test_every_network_embeds_the_same_with_and_without_autograd(backbone):
         with torch.inference_mode():
             fast = model.embed(images)
         assert torch.equal(fast, model.embed(images).detach()), kind.__name__
+
+
+@pytest.mark.parametrize("backbone", BACKBONES)
+def test_an_image_embeds_the_same_alone_as_in_a_batch_in_training_mode_too(backbone):
+    # No layer mixes the images of a batch (wide-gn's group norms take one image's statistics,
+    # where a batch norm would not): several processes under torchrun train what one does.
+    torch.manual_seed(0)
+    trunk = BACKBONES[backbone](2, 3, 24).train()
+    images = torch.randn(6, 3, 24, 24)
+    together = trunk(images)
+    for index in range(len(images)):
+        torch.testing.assert_close(trunk(images[index:index + 1])[0], together[index], rtol=1e-5, atol=1e-6)
 
 
 # Checkpoints of the original's layout (the networks as they were before backbones existed,

@@ -38,10 +38,15 @@ def test_each_backbone_is_drawn_once_with_its_layers_read_off_the_model():
     # Parameter counts: the trunk at latent 7 (35,729 at latent 2, plus 5 x 129).
     assert "trunk: 36,374 parameters" in original and "first linear: 16×4×4 = 256" in original
     assert "first linear: 64×4×4 = 1024" in wide
+    # wide-gn: wide's layers, a group norm after each convolution; wide's decoder.
+    wide_gn = texts_of(rows["backbone wide-gn"])
+    assert "conv 1→32, 5×5 · group norm 8 · PReLU · max-pool 2" in wide_gn
+    assert "conv 32→64, 5×5 · group norm 8 · PReLU · max-pool 2" in wide_gn
+    assert "linear 1024→256 · PReLU" in wide_gn and "transposed conv 32→1, 4×4, stride 2" in wide_gn
     # No network row repeats a backbone's layers: the backbones are drawn once.
     for name in EXPERIMENTS:
         text = texts_of(rows[f"network {name}"])
-        assert "conv" not in text and "original or wide (--backbone)" in text, name
+        assert "conv" not in text and "original, wide or wide-gn (--backbone)" in text, name
 
 
 def test_one_row_per_registered_network_with_its_heads_read_off_the_model():
