@@ -1,5 +1,5 @@
 """The names a user types, without importing torch: train.py's --help and its first checks
-read them here, so that `python train.py --help` answers at once. tests/training/test_names.py
+read them here, so that `python train.py --help` answers at once. tests/training/test_config.py
 checks that they match the registry, the data sets, the miners and networks/backbones.py."""
 
 NETWORKS = ("embedding-classification", "siamese-contrastive", "siamese-binary-cross-entropy",
