@@ -9,7 +9,6 @@ read at the model's own size, channels, mean and standard deviation, from the ch
 """
 
 import argparse
-import difflib
 import io
 import os
 import sys
@@ -23,49 +22,6 @@ EXAMPLE = "python embed.py tmp/siamese-contrastive-pets-model.pt data/pets --out
 INPUTS_HELP = ("image files, folders of images (in class folders, <folder>/<class>/<image>, whose names "
                "become the labels, or all in one folder, unlabelled), or MNIST / FashionMNIST (their "
                "test split)")
-
-
-class CommandParser(OneLineParser):
-    """OneLineParser that names a mistyped option before a missing one: argparse checks required
-    arguments first, so `--galery shapes` was reported as `--gallery` missing. A first parse
-    with nothing required finds the unknown arguments; the second is argparse's own."""
-
-    relaxed = ()   # the required arguments while the first parse runs
-
-    def parse_args(self, args=None, namespace=None):
-        self.relaxed = [action for action in self._actions if action.required]
-        for action in self.relaxed:
-            action.required = False
-        try:
-            _, extras = self.parse_known_args(args)
-        finally:
-            self.restore_required()
-        if extras:
-            self.error(f"unrecognized arguments: {' '.join(extras)}{self.closest_option(extras)}")
-        return super().parse_args(args, namespace)
-
-    def restore_required(self):
-        for action in self.relaxed:
-            action.required = True
-        self.relaxed = ()
-
-    def format_usage(self):
-        self.restore_required()   # --help during the first parse shows the real usage
-        return super().format_usage()
-
-    def format_help(self):
-        self.restore_required()
-        return super().format_help()
-
-    def closest_option(self, extras):
-        """' (did you mean --X?)' for the first unknown option like a known one, else ''."""
-        known = [option for action in self._actions for option in action.option_strings]
-        for extra in extras:
-            if extra.startswith("--"):
-                close = difflib.get_close_matches(extra.split("=", 1)[0], known, n=1)
-                if close:
-                    return f" (did you mean {close[0]}?)"
-        return ""
 
 
 def positive_int(text):
@@ -86,7 +42,7 @@ def add_common_options(parser):
 
 
 def parse_args(argv=None):
-    parser = CommandParser(
+    parser = OneLineParser(
         prog="embed.py", formatter_class=HelpFormatter,
         description="Embed images with a trained model.pt; write embeddings.npz and the files of "
                     "TensorBoard's embedding projector (tensorboard --logdir OUTPUT shows them).",

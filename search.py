@@ -14,8 +14,8 @@ import json
 import os
 import sys
 
-from embed import CommandParser, add_common_options, load_model, positive_int
-from train import HelpFormatter
+from embed import add_common_options, load_model, positive_int
+from train import HelpFormatter, OneLineParser
 from training.errors import RunError, run_command
 
 FILES = {"figure": "search.png", "results": "search.json"}
@@ -23,7 +23,7 @@ EXAMPLE = "python search.py tmp/siamese-contrastive-pets-model.pt photo.jpg --ga
 
 
 def parse_args(argv=None):
-    parser = CommandParser(
+    parser = OneLineParser(
         prog="search.py", formatter_class=HelpFormatter,
         description="Reverse image search: the k gallery images nearest each query in a trained "
                     "model's latent space, as a PNG grid and a JSON file.",

@@ -9,6 +9,7 @@ writes <output>/<network>-<dataset>-metrics.json, -model.pt, -embeddings.npz,
 """
 
 import argparse
+import difflib
 import os
 import shlex
 import sys
@@ -23,10 +24,50 @@ EXAMPLE = "python train.py siamese-contrastive MNIST --epochs 10 --animation"
 
 
 class OneLineParser(argparse.ArgumentParser):
-    """argparse, but a mistake is reported in one line rather than the whole usage text."""
+    """argparse, but a mistake is reported in one line rather than the whole usage text, and a
+    mistyped option before a missing argument: argparse checks required arguments first, so
+    `--galery shapes` was reported as `--gallery` missing. A first parse with nothing required
+    finds the unknown arguments (named with the closest option); the second is argparse's own."""
 
     def error(self, message):
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n" if process_zero() else None)
+
+    relaxed = ()   # the required arguments while the first parse runs
+
+    def parse_args(self, args=None, namespace=None):
+        self.relaxed = [action for action in self._actions if action.required]
+        for action in self.relaxed:
+            action.required = False
+        try:
+            _, extras = self.parse_known_args(args)
+        finally:
+            self.restore_required()
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}{self.closest_option(extras)}")
+        return super().parse_args(args, namespace)
+
+    def restore_required(self):
+        for action in self.relaxed:
+            action.required = True
+        self.relaxed = ()
+
+    def format_usage(self):
+        self.restore_required()   # --help during the first parse shows the real usage
+        return super().format_usage()
+
+    def format_help(self):
+        self.restore_required()
+        return super().format_help()
+
+    def closest_option(self, extras):
+        """' (did you mean --X?)' for the first unknown option like a known one, else ''."""
+        known = [option for action in self._actions for option in action.option_strings]
+        for extra in extras:
+            if extra.startswith("--"):
+                close = difflib.get_close_matches(extra.split("=", 1)[0], known, n=1)
+                if close:
+                    return f" (did you mean {close[0]}?)"
+        return ""
 
 
 class HelpFormatter(argparse.RawDescriptionHelpFormatter):

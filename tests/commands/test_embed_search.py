@@ -392,6 +392,11 @@ MISTAKES = {
     "an unknown option and no input": ("embed", ["--versoin"], "unrecognized arguments: --versoin"),
     "a missing option": ("search", ["m.pt", "q.png"], "the following arguments are required: --gallery"),
     "a missing input": ("embed", ["m.pt"], "the following arguments are required: INPUT"),
+    "train.py, an unknown option and no network": ("train", ["--version"], "unrecognized arguments: --version"),
+    "train.py, a mistyped option": ("train", ["siamese-contrastive", "MNIST", "--epohcs", "3"],
+                                    "unrecognized arguments: --epohcs 3 (did you mean --epochs?)"),
+    "train.py, a missing data set": ("train", ["siamese-contrastive"],
+                                     "the following arguments are required: dataset"),
 }
 
 
