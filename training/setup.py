@@ -17,7 +17,7 @@ from torch import nn
 from datasets import ClassTable, DatasetError, Split, canonical_dataset_name, load_dataset
 from datasets.names import has_separator
 
-from .checkpoint import load_checkpoint, restore
+from .checkpoint import load_checkpoint, named_as_first_run, restore
 from .config import Config, canonical_network, unknown_name_message, validate
 from .distributed import ALONE, World
 from .errors import ConfigError, out_of_memory_explained
@@ -97,6 +97,8 @@ def set_up(config: Config, world: World = ALONE) -> Run:
     settings = {option: getattr(config, option) for option in experiment.settings}
     checkpoint = (load_checkpoint(config.resume, identity, config.epochs, settings)
                   if config.resume is not None else None)
+    if checkpoint is not None:
+        config = named_as_first_run(config, checkpoint)
 
     seed_everything(config.seed, device)
     with out_of_memory_explained(device, f"a network with --latent-dims {config.latent_dims} does not "
