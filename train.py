@@ -224,15 +224,13 @@ def resume_command(argv, checkpoint):
 
 
 def summary(final, paths):
-    """The end of the run in a few lines: the last epoch's numbers, the files written and, last,
+    """The end of the run in a few lines: the last epoch's test-set metrics (its losses are on its
+    epoch line just above, not repeated), the files written and, last,
     what went wrong if something did (the space collapsed, the loss diverged)."""
     import json
-    from training.loop import loss_text
     with open(paths["metrics"]) as f:
         warnings = json.load(f)["warnings"]
-    lines = [f"epoch {final['epoch']}: training loss {loss_text(final['train_loss'])}, validation loss "
-             f"{loss_text(final['val_loss'])}",
-             f"test set: 5-NN accuracy {final['knn_accuracy']:.4f}, {retrieval_text(final)}, silhouette "
+    lines = [f"test set: 5-NN accuracy {final['knn_accuracy']:.4f}, {retrieval_text(final)}, silhouette "
              f"{final['silhouette']:.4f}",
              "wrote:"]
     return "\n".join(lines + [f"  {path}" for path in paths.values()] + warnings)
