@@ -149,6 +149,7 @@ def main(argv=None):
         from training.distributed import announced_elsewhere
         from training.interruption import StopNow
         from training.loop import run
+        from training.progress import stdout_closed
     except RunError as error:
         if process_zero():
             print(f"train.py: {error.label}: {error}", file=sys.stderr)
@@ -172,6 +173,8 @@ def main(argv=None):
         if process_zero():
             print(BEFORE_TRAINING, file=sys.stderr)
         return 130
+    except BrokenPipeError:   # the log's reader went away (| head): not a file that failed
+        return stdout_closed()
     except OSError as error:  # writing metrics.json or the checkpoint failed (a full disk, say)
         if error.errno is None:
             raise
@@ -180,7 +183,10 @@ def main(argv=None):
               file=sys.stderr)
         return 1
     if final is not None:   # None in torchrun's processes other than 0: process 0 says it
-        print(summary(final, paths))
+        try:
+            print(summary(final, paths), flush=True)
+        except BrokenPipeError:
+            return stdout_closed()
     return 0
 
 
