@@ -190,6 +190,7 @@ def main(argv=None):
         from training.distributed import announced_elsewhere
         from training.interruption import StopNow
         from training.loop import run
+        from training.progress import stdout_closed
     except RunError as error:
         if process_zero():
             print(f"train.py: {error.label}: {error}", file=sys.stderr)
@@ -213,6 +214,8 @@ def main(argv=None):
         if process_zero():
             print(BEFORE_TRAINING, file=sys.stderr)
         return 130
+    except BrokenPipeError:   # the log's reader went away (| head): not a file that failed
+        return stdout_closed()
     except OSError as error:  # writing metrics.json or the checkpoint failed (a full disk, say)
         if error.errno is None:
             raise
@@ -221,7 +224,10 @@ def main(argv=None):
               file=sys.stderr)
         return 1
     if final is not None:   # None in torchrun's processes other than 0: process 0 says it
-        print(summary(final, paths))
+        try:
+            print(summary(final, paths), flush=True)
+        except BrokenPipeError:
+            return stdout_closed()
     return 0
 
 
@@ -265,15 +271,13 @@ def resume_command(argv, checkpoint):
 
 
 def summary(final, paths):
-    """The end of the run in a few lines: the last epoch's numbers, the files written and, last,
+    """The end of the run in a few lines: the last epoch's test-set metrics (its losses are on its
+    epoch line just above, not repeated), the files written and, last,
     what went wrong if something did (the space collapsed, the loss diverged)."""
     import json
-    from training.loop import loss_text
     with open(paths["metrics"]) as f:
         warnings = json.load(f)["warnings"]
-    lines = [f"epoch {final['epoch']}: training loss {loss_text(final['train_loss'])}, validation loss "
-             f"{loss_text(final['val_loss'])}",
-             f"test set: 5-NN accuracy {final['knn_accuracy']:.4f}, {retrieval_text(final)}, silhouette "
+    lines = [f"test set: 5-NN accuracy {final['knn_accuracy']:.4f}, {retrieval_text(final)}, silhouette "
              f"{final['silhouette']:.4f}",
              "wrote:"]
     return "\n".join(lines + [f"  {path}" for path in paths.values()] + warnings)

@@ -13,6 +13,8 @@ import os
 
 import torch
 
+from datasets.names import is_path
+
 from .errors import RunError, unreadable_checkpoint
 from .files import write_atomically
 
@@ -103,6 +105,20 @@ def load_checkpoint(path: str, identity: dict, epochs: int, settings: dict) -> d
             raise RunError(f"--resume {path} was trained with {flag} {trained_with[option]}, not {value}; "
                            f"a resumed run keeps its settings, so pass {flag} {trained_with[option]}")
     return state
+
+
+def named_as_first_run(config, state: dict):
+    """`config` with the network and data set spelt as the checkpoint's run first typed them:
+    the names its files carry (`Config.prefix`), so that a run resumed as `triplet-loss-net
+    MNIST` from `tripet-loss-net-mnist-model.pt` goes on writing `tripet-loss-net-mnist-*`
+    rather than a second set of files beside them. The identity check has made sure both
+    spellings name the same network and data set; a folder keeps the path given now, where
+    its images are read from (its files are named after the folder's name, the same)."""
+    first = state["configuration"]
+    renamed = {"network": first["network"]}
+    if not is_path(config.dataset) and not is_path(first["dataset"]):
+        renamed["dataset"] = first["dataset"]
+    return dataclasses.replace(config, **renamed)
 
 
 def restore(state: dict, model: torch.nn.Module, optimizer: torch.optim.Optimizer,

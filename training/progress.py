@@ -2,6 +2,7 @@
 screen, warnings, and a progress bar over the batches that only a terminal gets (a log
 redirected to a file is not flooded with its redraws)."""
 
+import os
 import sys
 
 from tqdm import tqdm
@@ -47,3 +48,15 @@ class Progress:
         self.values = {key: value for key, value in self.values.items()
                        if not key.startswith("5-NN") or key.endswith(f" {epoch}")}
         self.bar.set_postfix(self.values, refresh=False)
+
+
+def stdout_closed() -> int:
+    """What a run does when the reader of its standard output went away (`train.py ... | head -1`):
+    stop without a word, as a command killed by SIGPIPE would, since nobody reads the log any more
+    and no file failed (each is written whole, so those already written stay valid). Standard
+    output is pointed at os.devnull so that Python's own flush at exit does not fail again; the
+    exit status is 1, as Python's documentation of SIGPIPE recommends."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    os.close(devnull)
+    return 1

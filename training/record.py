@@ -15,7 +15,8 @@ import subprocess
 import torch
 
 from .files import write_atomically
-from .setup import Run, configuration_record
+from .setup import Run
+from .usage import configuration_record
 
 SCHEMA_VERSION = 2
 VERSION = "2.0.0"   # the suite's own version; metrics.json adds the git commit when there is one
@@ -84,7 +85,7 @@ def metrics_document(run: Run, environment: dict, files: dict, interrupted: str 
     message of the failure that stopped it (a non-finite loss). Both None for a run that
     went on to its last epoch."""
     config, history = run.config, run.history
-    configuration = configuration_record(config, run.experiment)
+    configuration = configuration_record(config, run.identity["network"], run.source)
     configuration["animation"] = animation_record(config.animation)
     configuration.update({f"{key}_resolved": value for key, value in run.identity.items() if key != "latent_dims"})
     return {

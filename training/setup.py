@@ -17,14 +17,15 @@ from torch import nn
 from datasets import ClassTable, DatasetError, Split, canonical_dataset_name, load_dataset
 from datasets.names import has_separator
 
-from .checkpoint import load_checkpoint, restore
+from .checkpoint import load_checkpoint, named_as_first_run, restore
 from .config import Config, canonical_network, unknown_name_message, validate
 from .distributed import ALONE, World
 from .errors import ConfigError, out_of_memory_explained
 from .evaluation import RETRIEVAL_SAMPLE, SILHOUETTE_SAMPLE, fixed_sample
 from .names import DATASETS
 from .outputs import check_output_folder
-from .registry import ALL_SETTINGS, Experiment, Sampler, default_classes_per_batch, find_experiment, margin_of
+from .registry import Experiment, Sampler, default_classes_per_batch, find_experiment, margin_of
+from .usage import ignored_option_warnings
 
 # The validation loss is the mean over the first batches of one draw of test pairs, triplets
 # or images, VALIDATION_ITEMS or a little more: the same items every epoch, so that epochs
@@ -87,6 +88,7 @@ def set_up(config: Config, world: World = ALONE) -> Run:
     except DatasetError as error:
         raise ConfigError(str(error)) from None
     train, test = data.train, data.test
+    ignored = ignored_option_warnings(config, canonical_network(config.network), data.source)
     if config.classes_per_batch is None:   # resolved here, so that a resume and metrics.json see it
         config = dataclasses.replace(config, classes_per_batch=default_classes_per_batch(train.labels))
     config = dataclasses.replace(config, margin=margin_of(config))
@@ -95,6 +97,8 @@ def set_up(config: Config, world: World = ALONE) -> Run:
     settings = {option: getattr(config, option) for option in experiment.settings}
     checkpoint = (load_checkpoint(config.resume, identity, config.epochs, settings)
                   if config.resume is not None else None)
+    if checkpoint is not None:
+        config = named_as_first_run(config, checkpoint)
 
     seed_everything(config.seed, device)
     with out_of_memory_explained(device, f"a network with --latent-dims {config.latent_dims} does not "
@@ -113,7 +117,7 @@ def set_up(config: Config, world: World = ALONE) -> Run:
               silhouette_sample=fixed_sample(len(test), SILHOUETTE_SAMPLE, config.seed + SILHOUETTE_SEED_OFFSET),
               retrieval_sample=fixed_sample(len(test), RETRIEVAL_SAMPLE, config.seed + RETRIEVAL_SEED_OFFSET),
               world=world)
-    run.warnings += data.warnings + getattr(sampler, "warnings", [])
+    run.warnings += ignored + data.warnings + getattr(sampler, "warnings", [])
     run.source, run.held_out = data.source, data.held_out
     if "batch_size" in experiment.settings and config.batch_size > len(train):
         run.warnings.append(f"warning: --batch-size {config.batch_size} is larger than the training split "
@@ -206,8 +210,3 @@ def resolve_device(name: str) -> torch.device:
         raise ConfigError(f"--device {name} is not supported; use auto, cpu, cuda or cuda:N")
     return device
 
-
-def configuration_record(config: Config, experiment: Experiment) -> dict:
-    """The Config as metrics.json records it: the settings the network ignores are null."""
-    ignored = set(ALL_SETTINGS) - set(experiment.settings)
-    return {key: None if key in ignored else value for key, value in dataclasses.asdict(config).items()}

@@ -275,7 +275,11 @@ def test_the_command_ends_on_what_went_wrong(tmp_path):
              "map_at_r": 0.1, "silhouette": 0.0}
     lines = train.summary(final, {"metrics": str(metrics)}).splitlines()
     assert lines[-1] == warning
-    assert "training loss 8.600e+22" in lines[0]
+    # The losses are on the epoch's own line, printed just before: the summary does not repeat them.
+    assert lines[0].startswith("test set: 5-NN accuracy 0.1000")
+    assert not any("loss" in line for line in lines[:-1])
+    from training.loop import epoch_line
+    assert epoch_line({**final, "seconds": 1.0}, 1).startswith("epoch 1/1: loss 8.600e+22, validation loss 0.5000")
 
 
 @pytest.mark.parametrize("make,reason", [
