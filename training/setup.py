@@ -90,6 +90,11 @@ def set_up(config: Config, world: World = ALONE) -> Run:
     train, test = data.train, data.test
     ignored = ignored_option_warnings(config, canonical_network(config.network), data.source)
     if config.classes_per_batch is None:   # resolved here, so that a resume and metrics.json see it
+        pairable = ClassTable(train.labels).num_pairable
+        if "classes_per_batch" in experiment.settings and pairable < 2:   # not the option's fault: not given
+            raise ConfigError(f"the training split is too small for {canonical_network(config.network)}'s "
+                              f"batches: they mine among two classes of two images or more, and it has "
+                              f"{pairable}")
         config = dataclasses.replace(config, classes_per_batch=default_classes_per_batch(train.labels))
     config = dataclasses.replace(config, margin=margin_of(config))
     identity = {"network": canonical_network(config.network), "dataset": data.name,
@@ -117,7 +122,7 @@ def set_up(config: Config, world: World = ALONE) -> Run:
               silhouette_sample=fixed_sample(len(test), SILHOUETTE_SAMPLE, config.seed + SILHOUETTE_SEED_OFFSET),
               retrieval_sample=fixed_sample(len(test), RETRIEVAL_SAMPLE, config.seed + RETRIEVAL_SEED_OFFSET),
               world=world)
-    run.warnings += ignored + data.warnings + getattr(sampler, "warnings", [])
+    run.warnings += ignored + [f"warning: {line}" for line in data.warnings] + getattr(sampler, "warnings", [])
     run.source, run.held_out = data.source, data.held_out
     if "batch_size" in experiment.settings and config.batch_size > len(train):
         run.warnings.append(f"warning: --batch-size {config.batch_size} is larger than the training split "

@@ -45,3 +45,35 @@ def test_every_network_trains_on_a_folder_and_writes_its_files(network, rgb_fold
         assert document["configuration"]["classes_per_batch"] == 10   # the smaller of 10 and the classes
     arrays = np.load(tmp_path / f"{network}-shapes-embeddings.npz")
     assert arrays["train_embeddings"].shape[1] == 2
+
+
+def save_images(folder, count, rng):
+    folder.mkdir(parents=True)
+    for index in range(count):
+        Image.fromarray(rng.integers(0, 255, size=(16, 16), dtype=np.uint8)).save(folder / f"{index}.png")
+
+
+def test_a_training_split_too_small_for_a_batch_does_not_blame_an_option_not_given(tmp_path):
+    from conftest import one_line_error, run_cli
+    rng = np.random.default_rng(0)
+    for split, count in (("train", 1), ("test", 2)):
+        for name in ("a", "b", "c"):
+            save_images(tmp_path / "pics" / split / name, count, rng)
+    result = run_cli("online-triplet", tmp_path / "pics", "--epochs", "1", "--output", tmp_path / "out")
+    one_line_error(result, "the training split is too small for online-triplet's batches", "it has 0")
+    assert "--classes-per-batch" not in result.stderr
+    given = run_cli("online-triplet", tmp_path / "pics", "--epochs", "1", "--output", tmp_path / "out",
+                    "--classes-per-batch", "3")
+    one_line_error(given, "--classes-per-batch 3: ")
+
+
+def test_a_folders_warnings_begin_warning_like_every_other(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    for name in ("a", "b"):
+        save_images(tmp_path / "pics" / name, 6, rng)
+    (tmp_path / "pics" / "notes.txt").write_text("not a class")
+    run(Config("embedding-classification", str(tmp_path / "pics"), epochs=1, output=str(tmp_path / "out"),
+               animation=0), show_progress=False)
+    output = capsys.readouterr()
+    lines = [line for line in (output.out + output.err).splitlines() if "notes.txt" in line]
+    assert lines and all(line.startswith("warning: ") for line in lines), lines
