@@ -66,7 +66,7 @@ def wide(out_dims: int, in_channels: int = 1, image_size: int = 28) -> Trunk:
 
 
 def wide_gn(out_dims: int, in_channels: int = 1, image_size: int = 28) -> Trunk:
-    """`wide` with a group norm (Wu & He 2018; 8 groups) after each convolution:
+    """The wide trunk with a group norm (Wu & He 2018; 8 groups) after each convolution:
 
     conv C->32 5x5, group norm, PReLU, max-pool 2, conv 32->64 5x5, group norm, PReLU, max-pool 2,
     linear (64*h*w)->256, PReLU, linear 256->256, PReLU, linear 256->D.   (1024 inputs at 28x28)
