@@ -61,12 +61,15 @@ class OneLineParser(argparse.ArgumentParser):
 
     def closest_option(self, extras):
         """' (did you mean --X?)' for the first unknown option like a known one, else ''."""
-        known = [option for action in self._actions for option in action.option_strings]
+        # Compared without their dashes, which every option shares; an exact name (one given
+        # after `--`) is no typo.
+        known = {option.lstrip("-"): option for action in self._actions for option in action.option_strings}
         for extra in extras:
-            if extra.startswith("--"):
-                close = difflib.get_close_matches(extra.split("=", 1)[0], known, n=1)
+            name = extra.split("=", 1)[0].lstrip("-")
+            if extra.startswith("--") and name not in known:
+                close = difflib.get_close_matches(name, list(known), n=1, cutoff=0.75)
                 if close:
-                    return f" (did you mean {close[0]}?)"
+                    return f" (did you mean {known[close[0]]}?)"
         return ""
 
 
@@ -245,7 +248,7 @@ def after_stop(error, argv):
         return "; no epoch was completed, so there is nothing to plot or resume, and no file was written"
     kept = (f"; the figures and metrics.json show epoch {error.epochs_completed}, the last completed, "
             f"and {error.checkpoint} holds it")
-    if error.exit_code not in (130, 143):   # only an interrupted run resumes
+    if error.label != "interrupted":   # only an interrupted run resumes
         return kept
     return f"{kept}\nresume with: {resume_command(argv, error.checkpoint)}"
 

@@ -10,6 +10,7 @@ trains its rows of every batch, process 0 alone evaluates, shows the log and wri
 (`master_process`), and the others wait for it at the next collective.
 """
 
+import signal
 import time
 
 import torch
@@ -84,7 +85,6 @@ def train(config: Config, world: distributed.World, show_progress: bool | None) 
                         run.history.append(row)
                         for warning in alarms(run, row, collapsed):
                             progress.line(warning)
-                        progress.line(epoch_line(row, config.epochs))
                         save_checkpoint(paths["checkpoint"], run)
                         saved = paths["checkpoint"]
                         if config.resume is None and epoch == 1:
@@ -92,6 +92,11 @@ def train(config: Config, world: distributed.World, show_progress: bool | None) 
                         # The figures and embeddings come at the end: until then these two are all
                         # this run has written.
                         record(files={"metrics": paths["metrics"], "checkpoint": saved})
+                        progress.line(epoch_line(row, config.epochs))   # after the files: it may fail
+                        if progress.reader_gone and interruption.signal is None:
+                            # Nobody reads the log any more: stop as on a signal, the epoch saved,
+                            # the figures written, resumable (a run at its last epoch just ends).
+                            interruption.signal = signal.SIGPIPE
                     if epoch < config.epochs:  # a signal during the evaluation stops here
                         interruption.check(epoch, after_last_batch=True)
             except (Interrupted, NonFiniteLossError, distributed.LostContactError) as error:

@@ -15,6 +15,7 @@ class Progress:
 
     def __init__(self, total: int, enabled: bool | None = None, lines: bool = True):
         self.lines = lines   # False: no log lines either (torchrun's processes other than 0)
+        self.reader_gone = False   # the log's reader went away: the run stops after its epoch
         if enabled is None:
             enabled = sys.stderr.isatty()
         self.bar = tqdm(total=total, disable=not enabled, unit="batch", dynamic_ncols=True, leave=False)
@@ -34,8 +35,12 @@ class Progress:
         """A line of the log, above the bar (printed with or without the bar)."""
         if not self.lines:
             return
-        tqdm.write(message, file=sys.stdout)
-        sys.stdout.flush()
+        try:
+            tqdm.write(message, file=sys.stdout)
+            sys.stdout.flush()
+        except BrokenPipeError:   # `| head`, or a `| tee` stopped: no file failed
+            stdout_closed()
+            self.lines, self.reader_gone = False, True
 
     def show_loss(self, loss: float) -> None:
         self.values["epoch"] = self.epoch

@@ -395,6 +395,10 @@ MISTAKES = {
     "train.py, an unknown option and no network": ("train", ["--version"], "unrecognized arguments: --version"),
     "train.py, a mistyped option": ("train", ["siamese-contrastive", "MNIST", "--epohcs", "3"],
                                     "unrecognized arguments: --epohcs 3 (did you mean --epochs?)"),
+    "train.py, an option after --": ("train", ["siamese-contrastive", "MNIST", "--", "--epochs"],
+                                     "unrecognized arguments: --epochs"),
+    "an option like none": ("search", ["m.pt", "q.png", "--gallery", "g", "--top", "x"],
+                            "unrecognized arguments: --top x"),
     "train.py, a missing data set": ("train", ["siamese-contrastive"],
                                      "the following arguments are required: dataset"),
 }
