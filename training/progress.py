@@ -56,11 +56,9 @@ class Progress:
 
 
 def stdout_closed() -> int:
-    """What a run does when the reader of its standard output went away (`train.py ... | head -1`):
-    stop without a word, as a command killed by SIGPIPE would, since nobody reads the log any more
-    and no file failed (each is written whole, so those already written stay valid). Standard
-    output is pointed at os.devnull so that Python's own flush at exit does not fail again; the
-    exit status is 1, as Python's documentation of SIGPIPE recommends."""
+    """Point standard output at os.devnull once its reader went away (`train.py ... | head -1`),
+    so that no later line, nor Python's own flush at exit, fails again; returns 1, the exit
+    status Python's documentation of SIGPIPE recommends for a command that stops there."""
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
     os.close(devnull)

@@ -159,14 +159,20 @@ def _batches_of(sampler_class):
     return make
 
 
-def default_classes_per_batch(labels: torch.Tensor) -> int:
-    """--classes-per-batch when not given: as many classes as a batch can mine, up to 10."""
-    return max(2, min(10, ClassTable(labels).num_pairable))
+def default_classes_per_batch(labels: torch.Tensor, network: str) -> int:
+    """--classes-per-batch when not given: as many classes as a batch can mine, up to 10. A
+    training split without two such classes is refused here, naming the split: there is no
+    option the user gave to blame."""
+    pairable = ClassTable(labels).num_pairable
+    if pairable < 2:
+        raise ConfigError(f"the training split is too small for {network}'s batches: they mine among two "
+                          f"classes of two images or more, and it has {pairable}")
+    return min(10, pairable)
 
 
 def _balanced_batches(labels, config, class_names=None):
     if config.classes_per_batch is None:
-        config = dataclasses.replace(config, classes_per_batch=default_classes_per_batch(labels))
+        config = dataclasses.replace(config, classes_per_batch=default_classes_per_batch(labels, config.network))
     for option, what in (("classes_per_batch", "classes (a batch of one class has no negatives)"),
                          ("images_per_class", "images of each class (one image has no positive)")):
         if getattr(config, option) < 2:

@@ -89,13 +89,10 @@ def set_up(config: Config, world: World = ALONE) -> Run:
         raise ConfigError(str(error)) from None
     train, test = data.train, data.test
     ignored = ignored_option_warnings(config, canonical_network(config.network), data.source)
-    if config.classes_per_batch is None:   # resolved here, so that a resume and metrics.json see it
-        pairable = ClassTable(train.labels).num_pairable
-        if "classes_per_batch" in experiment.settings and pairable < 2:   # not the option's fault: not given
-            raise ConfigError(f"the training split is too small for {canonical_network(config.network)}'s "
-                              f"batches: they mine among two classes of two images or more, and it has "
-                              f"{pairable}")
-        config = dataclasses.replace(config, classes_per_batch=default_classes_per_batch(train.labels))
+    if config.classes_per_batch is None and "classes_per_batch" in experiment.settings:
+        # Resolved here, so that a resume and metrics.json see it.
+        config = dataclasses.replace(config, classes_per_batch=default_classes_per_batch(
+            train.labels, canonical_network(config.network)))
     config = dataclasses.replace(config, margin=margin_of(config))
     identity = {"network": canonical_network(config.network), "dataset": data.name,
                 "latent_dims": config.latent_dims, "backbone": config.backbone}
