@@ -84,12 +84,13 @@ def load_checkpoint(path: str, identity: dict, epochs: int, settings: dict) -> d
         if identity[what] != value:
             raise RunError(f"--resume {path} holds a {what} of {value!r}, not {identity[what]!r}; "
                            f"resume with the same network, data set, --latent-dims and --backbone")
-    if state["identity"].get("network") == "siamese-binary-cross-entropy" and "model_kind" not in state:
-        # Written before the Koch head's distance weights were kept negative: its weights load,
-        # but would mean another function.
+    if (state["identity"].get("network") == "siamese-binary-cross-entropy"
+            and state.get("hyperparameters", {}).get("distance") != "euclidean"):
+        # Written before the Koch head read the Euclidean distance (an L1 distance, weights
+        # kept negative or of either sign): training goes on with this version's head only.
         raise RunError(f"--resume {path} holds a siamese-binary-cross-entropy head of an earlier version "
-                       f"(distance weights of either sign), which this version reads differently; train it "
-                       f"again")
+                       f"(a weighted L1 distance), and this version trains a Euclidean one; train it again "
+                       f"(embed.py still reads it)")
     if state["epoch"] >= epochs:
         raise RunError(f"--resume {path} has already trained {state['epoch']} epochs; with --resume, "
                        f"--epochs is the total, so pass more than {state['epoch']}")

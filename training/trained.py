@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import nn
 
+import networks
 from datasets.mnist import NORMALISATION
 from datasets.names import CLASS_NAMES
 from datasets.split import Split
@@ -26,6 +27,9 @@ from .errors import ConfigError, first_line, unreadable_checkpoint
 
 BATCH_SIZE = 256
 WRAPPER_PREFIXES = ("module.", "_orig_mod.")   # DistributedDataParallel's and torch.compile's
+# Hyperparameters a network gained after checkpoints were first written, with the value the
+# networks in those checkpoints had: such a checkpoint lacks the key and is rebuilt as it was.
+EARLIER_HYPERPARAMETERS = {"KochSiameseNet": {"distance": "l1"}}
 
 
 @dataclass
@@ -130,8 +134,6 @@ def load_trained(path: str, device: torch.device | str = "cpu") -> Trained:
 
 def _from_description(path, state):
     """(model, hyperparameters, preprocessing) from the checkpoint's own description."""
-    import networks
-
     kind, hyperparameters = state["model_kind"], state.get("hyperparameters")
     preprocessing = state.get("preprocessing")
     if kind not in networks.NETWORKS or not isinstance(hyperparameters, dict):
@@ -141,6 +143,7 @@ def _from_description(path, state):
             or not {"in_channels", "image_size"} <= set(hyperparameters)):
         raise ConfigError(f"{path} does not say how its images were preprocessed (channels, size, mean "
                           f"and std); it cannot embed images")
+    hyperparameters = {**EARLIER_HYPERPARAMETERS.get(kind, {}), **hyperparameters}
     try:
         model = networks.build(kind, **hyperparameters)
     except (TypeError, ValueError, KeyError) as error:
@@ -168,6 +171,10 @@ def _from_identity(path, identity):
     mean, std = NORMALISATION[dataset]
     hyperparameters = {"latent_dims": config.latent_dims, "backbone": config.backbone,
                        "in_channels": 1, "image_size": 28}
+    earlier = EARLIER_HYPERPARAMETERS.get(type(model).__name__)
+    if earlier:
+        hyperparameters.update(earlier)
+        model = networks.build(type(model).__name__, **hyperparameters)
     return model, hyperparameters, {"mean": mean, "std": std, "class_names": CLASS_NAMES[dataset]}
 
 

@@ -218,6 +218,32 @@ def write_checkpoint(path, latent_dims=2, **changes):
     return model
 
 
+@pytest.mark.parametrize("described", [True, False], ids=["described", "from-identity"])
+def test_a_koch_checkpoint_of_the_earlier_l1_head_still_embeds(tiny_data, tmp_path, described):
+    """A siamese-binary-cross-entropy checkpoint from before the head read the Euclidean
+    distance: its hyperparameters do not name a distance, and its head is the L1 one."""
+    import embed
+    from datasets.mnist import NORMALISATION, load_split
+    from networks import KochSiameseNet
+
+    torch.manual_seed(0)
+    model = KochSiameseNet(2, distance="l1")
+    hyperparameters = {key: value for key, value in model.hyperparameters.items() if key != "distance"}
+    mean, std = NORMALISATION["MNIST"]
+    write_checkpoint(tmp_path / "old.pt", model=model.state_dict(),
+                     identity={"network": "siamese-binary-cross-entropy", "dataset": "MNIST", "latent_dims": 2},
+                     model_kind="KochSiameseNet" if described else None,
+                     hyperparameters=hyperparameters if described else None,
+                     preprocessing={"mean": list(mean), "std": list(std), "class_names": [str(d) for d in range(10)]}
+                     if described else None)
+    assert embed.main([str(tmp_path / "old.pt"), "mnist", "--data-dir", tiny_data, "--output",
+                       str(tmp_path / "out"), "--device", "cpu"]) == 0
+    split = load_split("MNIST", tiny_data, train=False)
+    with torch.no_grad():
+        expected = model.eval().embed((split.images.float() / 255 - mean[0]) / std[0]).numpy()
+    np.testing.assert_allclose(np.load(tmp_path / "out" / "embeddings.npz")["embeddings"], expected, atol=1e-5)
+
+
 def test_an_old_checkpoint_still_embeds_with_mnist_normalisation(tiny_data, tmp_path):
     """A checkpoint from before checkpoints described their model: rebuilt from its identity,
     with MNIST's own normalisation."""

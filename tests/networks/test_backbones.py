@@ -161,7 +161,8 @@ def test_parameter_counts_are_as_documented(backbone, channels, size, dims):
     assert count(BACKBONES[backbone](dims, channels, size)) == trunk
     assert count(EmbeddingNet(dims, **kwargs)) == trunk
     assert count(ClassificationNet(dims, 10, **kwargs)) == trunk + 10 * (dims + 1)
-    assert count(KochSiameseNet(dims, **kwargs)) == trunk + dims + 1
+    assert count(KochSiameseNet(dims, **kwargs)) == trunk + 2   # a weight and a bias on the distance
+    assert count(KochSiameseNet(dims, **kwargs, distance="l1")) == trunk + dims + 1
     assert count(VariationalAutoencoder(dims, **kwargs)) == (trunk_parameters(backbone, channels, size, 2 * dims)
                                                              + decoder_parameters(backbone, channels, size, dims))
 
@@ -330,8 +331,13 @@ class OldVariationalAutoencoder(nn.Module):
         return self.decoder(mean), mean, log_variance
 
 
+def EarlierKochSiameseNet(latent_dims):
+    """The Koch head that checkpoints of the original layout hold: an L1 distance per dimension."""
+    return KochSiameseNet(latent_dims, distance="l1")
+
+
 OLD_AND_NEW = [(OldEmbeddingNet, EmbeddingNet), (OldClassificationNet, ClassificationNet),
-               (OldKochSiameseNet, KochSiameseNet), (OldVariationalAutoencoder, VariationalAutoencoder)]
+               (OldKochSiameseNet, EarlierKochSiameseNet), (OldVariationalAutoencoder, VariationalAutoencoder)]
 TRUNK_KEYS = ["features.0.weight", "features.0.bias", "features.1.weight", "features.3.weight",
               "features.3.bias", "features.4.weight", "head.0.weight", "head.0.bias", "head.1.weight",
               "head.2.weight", "head.2.bias"]
@@ -339,7 +345,7 @@ OLD_KEYS = {
     EmbeddingNet: TRUNK_KEYS,
     ClassificationNet: [f"embedding_net.{key}" for key in TRUNK_KEYS]
     + ["classifier.weight", "classifier.bias"],
-    KochSiameseNet: [f"embedding_net.{key}" for key in TRUNK_KEYS] + ["similarity.weight", "similarity.bias"],
+    EarlierKochSiameseNet: [f"embedding_net.{key}" for key in TRUNK_KEYS] + ["similarity.weight", "similarity.bias"],
     VariationalAutoencoder: [f"encoder.{key}" for key in TRUNK_KEYS] + [
         "decoder.0.weight", "decoder.0.bias", "decoder.1.weight", "decoder.2.weight", "decoder.2.bias",
         "decoder.3.weight", "decoder.5.weight", "decoder.5.bias", "decoder.6.weight", "decoder.7.weight",
@@ -399,6 +405,8 @@ def test_a_network_is_rebuilt_from_its_hyperparameters(backbone, kind):
     expected = dict(latent_dims=3, backbone=backbone, in_channels=3, image_size=20)
     if kind is ClassificationNet:
         expected["num_classes"] = 4
+    if kind is KochSiameseNet:
+        expected["distance"] = "euclidean"
     assert model.hyperparameters == expected
     rebuilt = build(kind.__name__, **model.hyperparameters)
     assert type(rebuilt) is kind and rebuilt.hyperparameters == expected

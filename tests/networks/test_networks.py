@@ -30,8 +30,21 @@ def test_gradients_reach_the_first_convolution(model_class):
     assert first_conv.weight.grad is not None and first_conv.weight.grad.abs().sum() > 0
 
 
-def test_koch_head_is_a_negatively_weighted_l1_distance():
+def test_koch_head_is_a_negatively_weighted_euclidean_distance():
     net = KochSiameseNet(2)
+    with torch.no_grad():  # softplus(log(e^2 - 1)) = 2
+        net.similarity.weight.fill_(math.log(math.e ** 2 - 1))
+        net.similarity.bias.fill_(0.5)
+    images = torch.randn(3, 1, 28, 28)
+    z = net.embed(torch.cat([images, images.flip(0)]))
+    z1, z2 = z.chunk(2)
+    expected = 0.5 - 2.0 * ((z1[:, 0] - z2[:, 0]) ** 2 + (z1[:, 1] - z2[:, 1]) ** 2).sqrt()
+    assert torch.allclose(net(images, images.flip(0)), expected, atol=1e-5)
+
+
+def test_the_earlier_koch_head_is_a_negatively_weighted_l1_distance():
+    # Built for checkpoints written before the head read the Euclidean distance.
+    net = KochSiameseNet(2, distance="l1")
     with torch.no_grad():  # softplus(log(e - 1)) = 1, softplus(log(e^2 - 1)) = 2
         net.similarity.weight.copy_(torch.tensor([[math.log(math.e - 1), math.log(math.e ** 2 - 1)]]))
         net.similarity.bias.fill_(0.5)
@@ -42,20 +55,47 @@ def test_koch_head_is_a_negatively_weighted_l1_distance():
     assert torch.allclose(net(images, images.flip(0)), expected, atol=1e-5)
 
 
-def test_koch_head_never_rewards_distance_whatever_its_weights():
-    # The head alone (the trunk replaced by the identity, so the "images" are embeddings), with
-    # raw weights of both signs: a free-sign head with a = (3, -3) would call the pairs moved
-    # apart along the first axis more alike; this one calls every pair moved apart less alike.
-    net = KochSiameseNet(2)
+def head_alone(distance, raw_weights):
+    """The Koch head with the trunk replaced by the identity, so that its "images" are embeddings."""
+    net = KochSiameseNet(2, distance=distance)
     net.embedding_net = torch.nn.Identity()
     with torch.no_grad():
-        net.similarity.weight.copy_(torch.tensor([[3.0, -3.0]]))
+        net.similarity.weight.copy_(torch.tensor([raw_weights]))
+    return net
+
+
+@pytest.mark.parametrize("distance, raw_weights", [("euclidean", [-3.0]), ("l1", [3.0, -3.0])])
+def test_koch_head_never_rewards_distance_whatever_its_weights(distance, raw_weights):
+    # Raw weights of both signs: a free-sign head with a = (3, -3) would call the pairs moved
+    # apart along the first axis more alike; this one calls every pair moved apart less alike.
+    net = head_alone(distance, raw_weights)
     generator = torch.Generator().manual_seed(0)
     z1, z2 = torch.randn(50, 2, generator=generator), torch.randn(50, 2, generator=generator)
     for axis in range(2):
         apart = z2.clone()
         apart[:, axis] += 0.5 * torch.sign(z2[:, axis] - z1[:, axis])
         assert (net(z1, apart) < net(z1, z2)).all()
+
+
+def test_koch_head_sees_the_distance_the_k_nn_measures():
+    # The k-NN reads the plain Euclidean distance, which a rotation of the space keeps. The
+    # head must keep it too: an L1 head calls pairs along a diagonal less alike than the same
+    # pairs along an axis.
+    net = head_alone("euclidean", [1.0])
+    angle = torch.tensor(math.pi / 4)
+    rotation = torch.tensor([[angle.cos(), -angle.sin()], [angle.sin(), angle.cos()]])
+    generator = torch.Generator().manual_seed(0)
+    z1, z2 = torch.randn(50, 2, generator=generator), torch.randn(50, 2, generator=generator)
+    torch.testing.assert_close(net(z1 @ rotation.T, z2 @ rotation.T), net(z1, z2))
+    l1 = head_alone("l1", [1.0, 1.0])
+    assert not torch.allclose(l1(z1 @ rotation.T, z2 @ rotation.T), l1(z1, z2), atol=1e-3)
+
+
+def test_koch_head_has_a_finite_gradient_for_a_pair_that_coincides():
+    net = head_alone("euclidean", [1.0])
+    z = torch.randn(4, 2, requires_grad=True)
+    net(z, z.detach().clone()).sum().backward()
+    assert torch.isfinite(z.grad).all()
 
 
 @pytest.mark.parametrize("latent_dims", [1, 2, 16])

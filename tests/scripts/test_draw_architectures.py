@@ -58,7 +58,7 @@ def test_one_row_per_registered_network_with_its_heads_read_off_the_model():
         # The latent size given, not a drawn-in constant (the VAE's trunk gives mean and log-variance).
         assert f"image 1×28×28 → {14 if name == 'vae' else 7}" in text
     assert "linear 7→10" in texts_of(rows["network embedding-classification"])
-    assert "linear 7→1" in texts_of(rows["network siamese-binary-cross-entropy"])
+    assert "linear 1→1" in texts_of(rows["network siamese-binary-cross-entropy"])   # on the distance
     vae = texts_of(rows["network vae"])
     assert "the backbone's VAE decoder" in vae and "7 → 1×28×28" in vae and "transposed" not in vae
     triplet = texts_of(rows["network triplet-loss-net"])

@@ -255,15 +255,25 @@ def test_a_run_on_a_gpu_asks_cudnn_for_deterministic_algorithms(monkeypatch):
     assert torch.initial_seed() == 5
 
 
-def test_a_koch_checkpoint_from_before_the_negative_weights_is_not_resumed(tmp_path):
+@pytest.mark.parametrize("description", [
+    {},   # before checkpoints described their model: the free-sign head
+    {"model_kind": "KochSiameseNet", "hyperparameters": {"latent_dims": 2, "backbone": "original",
+                                                         "in_channels": 1, "image_size": 28}},   # the L1 head
+], ids=["free-sign", "l1"])
+def test_a_koch_checkpoint_of_an_earlier_head_is_not_resumed(tmp_path, description):
     from training.checkpoint import FORMAT, load_checkpoint
     from training.errors import RunError
     identity = {"network": "siamese-binary-cross-entropy", "dataset": "MNIST", "latent_dims": 2}
     path = tmp_path / "model.pt"
-    torch.save({"format": FORMAT, "format_version": 1, "epoch": 1, "identity": identity,
-                "configuration": {"epochs": 1}}, path)
-    with pytest.raises(RunError, match="head of an earlier version"):
+    state = {"format": FORMAT, "format_version": 1, "epoch": 1, "identity": identity,
+             "configuration": {"epochs": 1}, **description}
+    torch.save(state, path)
+    with pytest.raises(RunError, match="head of an earlier version .* trains a Euclidean one"):
         load_checkpoint(str(path), {**identity, "backbone": "original"}, 2, {})
+    if description:   # the same checkpoint with this version's head resumes
+        state["hyperparameters"]["distance"] = "euclidean"
+        torch.save(state, path)
+        assert load_checkpoint(str(path), {**identity, "backbone": "original"}, 2, {})["epoch"] == 1
 
 
 def test_the_command_ends_on_what_went_wrong(tmp_path):
