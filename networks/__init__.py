@@ -16,6 +16,10 @@ from .vae import VariationalAutoencoder
 NETWORKS = {network.__name__: network
             for network in (EmbeddingNet, ClassificationNet, KochSiameseNet, VariationalAutoencoder)}
 
+# Hyperparameters a network gained after checkpoints were first written, with the value the
+# networks in those checkpoints had: such a checkpoint lacks the key, and is rebuilt as it was.
+EARLIER_HYPERPARAMETERS = {"KochSiameseNet": {"distance": "l1"}}
+
 
 def build(kind: str, **hyperparameters) -> nn.Module:
     """The network class called `kind` (a key of NETWORKS) built from `hyperparameters`."""
@@ -24,5 +28,5 @@ def build(kind: str, **hyperparameters) -> nn.Module:
     return NETWORKS[kind](**hyperparameters)
 
 
-__all__ = ["BACKBONES", "DECODERS", "NETWORKS", "ClassificationNet", "EmbeddingNet", "KochSiameseNet",
+__all__ = ["BACKBONES", "DECODERS", "EARLIER_HYPERPARAMETERS", "NETWORKS", "ClassificationNet", "EmbeddingNet", "KochSiameseNet",
            "VariationalAutoencoder", "build"]

@@ -14,6 +14,7 @@ import os
 import torch
 
 from datasets.names import is_path
+from networks import EARLIER_HYPERPARAMETERS
 
 from .errors import RunError, unreadable_checkpoint
 from .files import write_atomically
@@ -84,13 +85,6 @@ def load_checkpoint(path: str, identity: dict, epochs: int, settings: dict) -> d
         if identity[what] != value:
             raise RunError(f"--resume {path} holds a {what} of {value!r}, not {identity[what]!r}; "
                            f"resume with the same network, data set, --latent-dims and --backbone")
-    if (state["identity"].get("network") == "siamese-binary-cross-entropy"
-            and state.get("hyperparameters", {}).get("distance") != "euclidean"):
-        # Written before the Koch head read the Euclidean distance (an L1 distance, weights
-        # kept negative or of either sign): training goes on with this version's head only.
-        raise RunError(f"--resume {path} holds a siamese-binary-cross-entropy head of an earlier version "
-                       f"(a weighted L1 distance), and this version trains a Euclidean one; train it again "
-                       f"(embed.py still reads it)")
     if state["epoch"] >= epochs:
         raise RunError(f"--resume {path} has already trained {state['epoch']} epochs; with --resume, "
                        f"--epochs is the total, so pass more than {state['epoch']}")
@@ -106,6 +100,20 @@ def load_checkpoint(path: str, identity: dict, epochs: int, settings: dict) -> d
             raise RunError(f"--resume {path} was trained with {flag} {trained_with[option]}, not {value}; "
                            f"a resumed run keeps its settings, so pass {flag} {trained_with[option]}")
     return state
+
+
+def check_same_network(path: str, state: dict, model: torch.nn.Module) -> None:
+    """A RunError if the checkpoint `state` at `path` holds an earlier version of `model`'s
+    network: one built before a hyperparameter of networks.EARLIER_HYPERPARAMETERS existed
+    (the checkpoint lacks it), or with another value of it. Its weights would not fit, or would
+    mean another function; embed.py and search.py still read it."""
+    earlier = EARLIER_HYPERPARAMETERS.get(type(model).__name__, {})
+    held = {**earlier, **(state.get("hyperparameters") or {})}
+    for key in earlier:
+        if held[key] != model.hyperparameters[key]:
+            raise RunError(f"--resume {path} holds a {state['identity']['network']} of an earlier version "
+                           f"({key} {held[key]}), and this version trains {key} {model.hyperparameters[key]}; "
+                           f"train it again (embed.py and search.py still read it)")
 
 
 def named_as_first_run(config, state: dict):

@@ -17,7 +17,7 @@ from torch import nn
 from datasets import ClassTable, DatasetError, Split, canonical_dataset_name, load_dataset
 from datasets.names import has_separator
 
-from .checkpoint import load_checkpoint, named_as_first_run, restore
+from .checkpoint import check_same_network, load_checkpoint, named_as_first_run, restore
 from .config import Config, canonical_network, unknown_name_message, validate
 from .distributed import ALONE, World
 from .errors import ConfigError, out_of_memory_explained
@@ -126,6 +126,7 @@ def set_up(config: Config, world: World = ALONE) -> Run:
                             f"({len(train)} items): each epoch is one batch of {len(train)}, a single step; "
                             f"a smaller --batch-size (say {max(1, len(train) // 8)}) takes more steps")
     if checkpoint is not None:
+        check_same_network(config.resume, checkpoint, model)
         run.frames = restore(checkpoint, model, optimizer, run.generator, device)
         run.history, run.first_epoch = checkpoint["history"], checkpoint["epoch"] + 1
         run.initial_val_loss = checkpoint.get("initial_val_loss")

@@ -27,9 +27,6 @@ from .errors import ConfigError, first_line, unreadable_checkpoint
 
 BATCH_SIZE = 256
 WRAPPER_PREFIXES = ("module.", "_orig_mod.")   # DistributedDataParallel's and torch.compile's
-# Hyperparameters a network gained after checkpoints were first written, with the value the
-# networks in those checkpoints had: such a checkpoint lacks the key and is rebuilt as it was.
-EARLIER_HYPERPARAMETERS = {"KochSiameseNet": {"distance": "l1"}}
 
 
 @dataclass
@@ -143,7 +140,7 @@ def _from_description(path, state):
             or not {"in_channels", "image_size"} <= set(hyperparameters)):
         raise ConfigError(f"{path} does not say how its images were preprocessed (channels, size, mean "
                           f"and std); it cannot embed images")
-    hyperparameters = {**EARLIER_HYPERPARAMETERS.get(kind, {}), **hyperparameters}
+    hyperparameters = {**networks.EARLIER_HYPERPARAMETERS.get(kind, {}), **hyperparameters}
     try:
         model = networks.build(kind, **hyperparameters)
     except (TypeError, ValueError, KeyError) as error:
@@ -171,7 +168,7 @@ def _from_identity(path, identity):
     mean, std = NORMALISATION[dataset]
     hyperparameters = {"latent_dims": config.latent_dims, "backbone": config.backbone,
                        "in_channels": 1, "image_size": 28}
-    earlier = EARLIER_HYPERPARAMETERS.get(type(model).__name__)
+    earlier = networks.EARLIER_HYPERPARAMETERS.get(type(model).__name__)
     if earlier:
         hyperparameters.update(earlier)
         model = networks.build(type(model).__name__, **hyperparameters)

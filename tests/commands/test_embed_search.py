@@ -218,21 +218,28 @@ def write_checkpoint(path, latent_dims=2, **changes):
     return model
 
 
-@pytest.mark.parametrize("described", [True, False], ids=["described", "from-identity"])
-def test_a_koch_checkpoint_of_the_earlier_l1_head_still_embeds(tiny_data, tmp_path, described):
-    """A siamese-binary-cross-entropy checkpoint from before the head read the Euclidean
-    distance: its hyperparameters do not name a distance, and its head is the L1 one."""
-    import embed
-    from datasets.mnist import NORMALISATION, load_split
-    from networks import KochSiameseNet
+EARLIER_NETWORKS = {   # network: (model kind, the hyperparameter it gained, its value before)
+    "siamese-binary-cross-entropy": ("KochSiameseNet", "distance", "l1"),
+}
 
+
+@pytest.mark.parametrize("described", [True, False], ids=["described", "from-identity"])
+@pytest.mark.parametrize("network", EARLIER_NETWORKS)
+def test_a_checkpoint_of_an_earlier_version_of_a_network_still_embeds(tiny_data, tmp_path, network, described):
+    """A checkpoint written before its network gained a hyperparameter (the Koch head's
+    Euclidean distance) does not name it, and is rebuilt as it was."""
+    import embed
+    import networks
+    from datasets.mnist import NORMALISATION, load_split
+
+    kind, key, value = EARLIER_NETWORKS[network]
     torch.manual_seed(0)
-    model = KochSiameseNet(2, distance="l1")
-    hyperparameters = {key: value for key, value in model.hyperparameters.items() if key != "distance"}
+    model = networks.build(kind, latent_dims=2, **{key: value})
+    hyperparameters = {name: setting for name, setting in model.hyperparameters.items() if name != key}
     mean, std = NORMALISATION["MNIST"]
     write_checkpoint(tmp_path / "old.pt", model=model.state_dict(),
-                     identity={"network": "siamese-binary-cross-entropy", "dataset": "MNIST", "latent_dims": 2},
-                     model_kind="KochSiameseNet" if described else None,
+                     identity={"network": network, "dataset": "MNIST", "latent_dims": 2},
+                     model_kind=kind if described else None,
                      hyperparameters=hyperparameters if described else None,
                      preprocessing={"mean": list(mean), "std": list(std), "class_names": [str(d) for d in range(10)]}
                      if described else None)

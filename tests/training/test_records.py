@@ -255,25 +255,37 @@ def test_a_run_on_a_gpu_asks_cudnn_for_deterministic_algorithms(monkeypatch):
     assert torch.initial_seed() == 5
 
 
-@pytest.mark.parametrize("description", [
-    {},   # before checkpoints described their model: the free-sign head
-    {"model_kind": "KochSiameseNet", "hyperparameters": {"latent_dims": 2, "backbone": "original",
-                                                         "in_channels": 1, "image_size": 28}},   # the L1 head
-], ids=["free-sign", "l1"])
-def test_a_koch_checkpoint_of_an_earlier_head_is_not_resumed(tmp_path, description):
-    from training.checkpoint import FORMAT, load_checkpoint
+EARLIER_VERSIONS = {
+    "koch-free-sign": ("siamese-binary-cross-entropy", {}, "distance l1"),   # before checkpoints described their model
+    "koch-l1": ("siamese-binary-cross-entropy", {"latent_dims": 2, "backbone": "original", "in_channels": 1,
+                                                 "image_size": 28}, "distance l1"),
+}
+
+
+@pytest.mark.parametrize("network, hyperparameters, earlier", EARLIER_VERSIONS.values(), ids=list(EARLIER_VERSIONS))
+def test_a_checkpoint_of_an_earlier_version_of_the_network_is_not_resumed(network, hyperparameters, earlier):
+    from training.checkpoint import check_same_network
+    from training.config import Config
     from training.errors import RunError
-    identity = {"network": "siamese-binary-cross-entropy", "dataset": "MNIST", "latent_dims": 2}
-    path = tmp_path / "model.pt"
-    state = {"format": FORMAT, "format_version": 1, "epoch": 1, "identity": identity,
-             "configuration": {"epochs": 1}, **description}
+    from training.registry import find_experiment
+    model = find_experiment(network).make_model(Config(network, "MNIST"), (1, 28, 28), 10)
+    state = {"identity": {"network": network}, **({"hyperparameters": hyperparameters} if hyperparameters else {})}
+    with pytest.raises(RunError, match=f"holds a {network} of an earlier version \\({earlier}\\)"):
+        check_same_network("model.pt", state, model)
+    check_same_network("model.pt", {"identity": {"network": network}, "hyperparameters": model.hyperparameters},
+                       model)   # this version's own: no error
+
+
+def test_resuming_a_koch_checkpoint_of_the_earlier_l1_head_is_a_one_line_error(tiny_data, tmp_path):
+    network = "siamese-binary-cross-entropy"
+    assert run_cli(network, "MNIST", "--epochs", 1, "--data-dir", tiny_data, "--output", tmp_path).returncode == 0
+    path = tmp_path / f"{network}-MNIST-model.pt"
+    state = torch.load(path, weights_only=True)
+    del state["hyperparameters"]["distance"]   # as the version before wrote it: an L1 weight per dimension
+    state["model"]["similarity.weight"] = torch.zeros(1, 2)
     torch.save(state, path)
-    with pytest.raises(RunError, match="head of an earlier version .* trains a Euclidean one"):
-        load_checkpoint(str(path), {**identity, "backbone": "original"}, 2, {})
-    if description:   # the same checkpoint with this version's head resumes
-        state["hyperparameters"]["distance"] = "euclidean"
-        torch.save(state, path)
-        assert load_checkpoint(str(path), {**identity, "backbone": "original"}, 2, {})["epoch"] == 1
+    one_line_error(resume(tiny_data, tmp_path, path, network=network),
+                   f"holds a {network} of an earlier version (distance l1)", "train it again")
 
 
 def test_the_command_ends_on_what_went_wrong(tmp_path):
