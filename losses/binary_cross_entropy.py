@@ -9,8 +9,8 @@ def binary_cross_entropy_with_logits(logits, targets):
 
     The second form never exponentiates a large positive number, so it is finite for any
     logit x; it equals `torch.nn.functional.binary_cross_entropy_with_logits`. Used by the
-    Koch et al. (2015) siamese network, whose logit for "same class" is
-    x = sum_j a_j |z1_j - z2_j| + b, and t = 1 for a pair of the same class.
+    siamese network after Koch et al. (2015), whose logit for "same class" is
+    x = b - softplus(w) ||z1 - z2|| (networks/heads.py), and t = 1 for a pair of the same class.
     """
     targets = targets.to(logits.dtype)
     return (logits.clamp_min(0) - logits * targets + torch.log1p(torch.exp(-logits.abs()))).mean()

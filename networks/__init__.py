@@ -21,6 +21,12 @@ NETWORKS = {network.__name__: network
 EARLIER_HYPERPARAMETERS = {"KochSiameseNet": {"distance": "l1"}}
 
 
+def as_written(kind: str, hyperparameters: dict) -> dict:
+    """The hyperparameters of a checkpoint's network of class `kind`: its own, and for any in
+    EARLIER_HYPERPARAMETERS that it lacks, the value networks had before they gained it."""
+    return {**EARLIER_HYPERPARAMETERS.get(kind, {}), **hyperparameters}
+
+
 def build(kind: str, **hyperparameters) -> nn.Module:
     """The network class called `kind` (a key of NETWORKS) built from `hyperparameters`."""
     if kind not in NETWORKS:
@@ -28,5 +34,5 @@ def build(kind: str, **hyperparameters) -> nn.Module:
     return NETWORKS[kind](**hyperparameters)
 
 
-__all__ = ["BACKBONES", "DECODERS", "EARLIER_HYPERPARAMETERS", "NETWORKS", "ClassificationNet", "EmbeddingNet", "KochSiameseNet",
+__all__ = ["BACKBONES", "DECODERS", "EARLIER_HYPERPARAMETERS", "NETWORKS", "as_written", "ClassificationNet", "EmbeddingNet", "KochSiameseNet",
            "VariationalAutoencoder", "build"]

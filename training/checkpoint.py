@@ -14,7 +14,7 @@ import os
 import torch
 
 from datasets.names import is_path
-from networks import EARLIER_HYPERPARAMETERS
+from networks import EARLIER_HYPERPARAMETERS, as_written
 
 from .errors import RunError, unreadable_checkpoint
 from .files import write_atomically
@@ -57,9 +57,10 @@ def save_checkpoint(path: str, run) -> None:
     write_atomically(path, buffer.getvalue())
 
 
-def load_checkpoint(path: str, identity: dict, epochs: int, settings: dict) -> dict:
-    """The checkpoint at `path`, checked against the run's `identity`, total `epochs` and
-    training `settings` ({option: value}: the options its network uses, Experiment.settings).
+def load_checkpoint(path: str, identity: dict, epochs: int, settings: dict, model: torch.nn.Module) -> dict:
+    """The checkpoint at `path`, checked against the run's `identity`, its `model` as built,
+    total `epochs` and training `settings` ({option: value}: the options its network uses,
+    Experiment.settings).
 
     A missing or unreadable file, a file that is no checkpoint of this program, one of another
     network, data set or latent size, one stopped before its last epoch and given another
@@ -85,6 +86,7 @@ def load_checkpoint(path: str, identity: dict, epochs: int, settings: dict) -> d
         if identity[what] != value:
             raise RunError(f"--resume {path} holds a {what} of {value!r}, not {identity[what]!r}; "
                            f"resume with the same network, data set, --latent-dims and --backbone")
+    check_same_network(path, state, model, identity["network"])
     if state["epoch"] >= epochs:
         raise RunError(f"--resume {path} has already trained {state['epoch']} epochs; with --resume, "
                        f"--epochs is the total, so pass more than {state['epoch']}")
@@ -102,16 +104,16 @@ def load_checkpoint(path: str, identity: dict, epochs: int, settings: dict) -> d
     return state
 
 
-def check_same_network(path: str, state: dict, model: torch.nn.Module) -> None:
+def check_same_network(path: str, state: dict, model: torch.nn.Module, network: str) -> None:
     """A RunError if the checkpoint `state` at `path` holds an earlier version of `model`'s
-    network: one built before a hyperparameter of networks.EARLIER_HYPERPARAMETERS existed
-    (the checkpoint lacks it), or with another value of it. Its weights would not fit, or would
-    mean another function; embed.py and search.py still read it."""
-    earlier = EARLIER_HYPERPARAMETERS.get(type(model).__name__, {})
-    held = {**earlier, **(state.get("hyperparameters") or {})}
-    for key in earlier:
+    `network`: one built before a hyperparameter of networks.EARLIER_HYPERPARAMETERS existed
+    (the checkpoint lacks it), or with another value of it. Training would go on with another
+    function than the one it trained; embed.py and search.py still read it."""
+    kind = type(model).__name__
+    held = as_written(kind, state.get("hyperparameters") or {})
+    for key in EARLIER_HYPERPARAMETERS.get(kind, {}):
         if held[key] != model.hyperparameters[key]:
-            raise RunError(f"--resume {path} holds a {state['identity']['network']} of an earlier version "
+            raise RunError(f"--resume {path} holds a {network} of an earlier version "
                            f"({key} {held[key]}), and this version trains {key} {model.hyperparameters[key]}; "
                            f"train it again (embed.py and search.py still read it)")
 

@@ -17,7 +17,7 @@ from torch import nn
 from datasets import ClassTable, DatasetError, Split, canonical_dataset_name, load_dataset
 from datasets.names import has_separator
 
-from .checkpoint import check_same_network, load_checkpoint, named_as_first_run, restore
+from .checkpoint import load_checkpoint, named_as_first_run, restore
 from .config import Config, canonical_network, unknown_name_message, validate
 from .distributed import ALONE, World
 from .errors import ConfigError, out_of_memory_explained
@@ -97,10 +97,6 @@ def set_up(config: Config, world: World = ALONE) -> Run:
     identity = {"network": canonical_network(config.network), "dataset": data.name,
                 "latent_dims": config.latent_dims, "backbone": config.backbone}
     settings = {option: getattr(config, option) for option in experiment.settings}
-    checkpoint = (load_checkpoint(config.resume, identity, config.epochs, settings)
-                  if config.resume is not None else None)
-    if checkpoint is not None:
-        config = named_as_first_run(config, checkpoint)
 
     seed_everything(config.seed, device)
     with out_of_memory_explained(device, f"a network with --latent-dims {config.latent_dims} does not "
@@ -109,6 +105,10 @@ def set_up(config: Config, world: World = ALONE) -> Run:
             model = experiment.make_model(config, train.shape, len(train.class_names)).to(device)
         except ValueError as error:   # a backbone that cannot take images this small
             raise ConfigError(f"--backbone {config.backbone}: {error}") from None
+    checkpoint = (load_checkpoint(config.resume, identity, config.epochs, settings, model)
+                  if config.resume is not None else None)
+    if checkpoint is not None:
+        config = named_as_first_run(config, checkpoint)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     sampler = experiment.make_sampler(train.labels, config, train.class_names)
     run = Run(config=config, experiment=experiment, identity=identity, device=device, train=train,
@@ -126,7 +126,6 @@ def set_up(config: Config, world: World = ALONE) -> Run:
                             f"({len(train)} items): each epoch is one batch of {len(train)}, a single step; "
                             f"a smaller --batch-size (say {max(1, len(train) // 8)}) takes more steps")
     if checkpoint is not None:
-        check_same_network(config.resume, checkpoint, model)
         run.frames = restore(checkpoint, model, optimizer, run.generator, device)
         run.history, run.first_epoch = checkpoint["history"], checkpoint["epoch"] + 1
         run.initial_val_loss = checkpoint.get("initial_val_loss")

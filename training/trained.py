@@ -4,7 +4,8 @@ preprocessing it was trained with (channels, size, per-channel mean and std, cla
 Checkpoints carry `model_kind`, `hyperparameters` and `preprocessing`, from which
 `networks.build` makes the network again. Checkpoints written before those keys existed (same
 format version, MNIST or FashionMNIST only) are rebuilt through the registry from their
-identity, with that data set's normalisation. Images are normalised by `Split.inputs` and
+identity, with that data set's normalisation. A checkpoint written before its network gained a
+hyperparameter is rebuilt with the value it had then (`networks.EARLIER_HYPERPARAMETERS`). Images are normalised by `Split.inputs` and
 embedded by `model.embed` in eval mode, exactly as training evaluated its test split.
 """
 
@@ -140,7 +141,7 @@ def _from_description(path, state):
             or not {"in_channels", "image_size"} <= set(hyperparameters)):
         raise ConfigError(f"{path} does not say how its images were preprocessed (channels, size, mean "
                           f"and std); it cannot embed images")
-    hyperparameters = {**networks.EARLIER_HYPERPARAMETERS.get(kind, {}), **hyperparameters}
+    hyperparameters = networks.as_written(kind, hyperparameters)
     try:
         model = networks.build(kind, **hyperparameters)
     except (TypeError, ValueError, KeyError) as error:
@@ -162,16 +163,16 @@ def _from_identity(path, identity):
                     backbone=identity.get("backbone", "original"))
     try:
         model = find_experiment(network).make_model(config, (1, 28, 28), len(CLASS_NAMES[dataset]))
+        kind = type(model).__name__
+        if kind in networks.EARLIER_HYPERPARAMETERS:   # written before every hyperparameter of the table
+            model = networks.build(kind, **networks.as_written(kind, {
+                key: value for key, value in model.hyperparameters.items()
+                if key not in networks.EARLIER_HYPERPARAMETERS[kind]}))
     except (ConfigError, KeyError, ValueError) as error:
         raise ConfigError(f"{path} holds no model this program can rebuild "
                           f"({first_line(error, 80)})") from None
     mean, std = NORMALISATION[dataset]
-    hyperparameters = {"latent_dims": config.latent_dims, "backbone": config.backbone,
-                       "in_channels": 1, "image_size": 28}
-    earlier = networks.EARLIER_HYPERPARAMETERS.get(type(model).__name__)
-    if earlier:
-        hyperparameters.update(earlier)
-        model = networks.build(type(model).__name__, **hyperparameters)
+    hyperparameters = model.hyperparameters
     return model, hyperparameters, {"mean": mean, "std": std, "class_names": CLASS_NAMES[dataset]}
 
 

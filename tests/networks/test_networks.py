@@ -66,8 +66,9 @@ def head_alone(distance, raw_weights):
 
 @pytest.mark.parametrize("distance, raw_weights", [("euclidean", [-3.0]), ("l1", [3.0, -3.0])])
 def test_koch_head_never_rewards_distance_whatever_its_weights(distance, raw_weights):
-    # Raw weights of both signs: a free-sign head with a = (3, -3) would call the pairs moved
-    # apart along the first axis more alike; this one calls every pair moved apart less alike.
+    # Raw weights of either sign: a free-sign L1 head with a = (3, -3) would call the pairs moved
+    # apart along the first axis more alike, and a Euclidean head with a weight of -3 every pair
+    # moved apart; these heads call every pair moved apart less alike.
     net = head_alone(distance, raw_weights)
     generator = torch.Generator().manual_seed(0)
     z1, z2 = torch.randn(50, 2, generator=generator), torch.randn(50, 2, generator=generator)
