@@ -48,7 +48,8 @@ def test_the_model_timed_is_the_experiments_network_on_the_backbone_asked_for():
     model = bench_network.model_on("wide", experiment, Config("siamese-binary-cross-entropy", "MNIST",
                                                               latent_dims=3))
     assert isinstance(model, KochSiameseNet)
-    assert model.hyperparameters == dict(latent_dims=3, backbone="wide", in_channels=1, image_size=28)
+    assert model.hyperparameters == dict(latent_dims=3, backbone="wide", in_channels=1, image_size=28,
+                                         distance="euclidean")
     assert model.embedding_net.features[0].out_channels == 32
 
 
