@@ -24,7 +24,7 @@ from .config import Config
 from .errors import NonFiniteLossError, WriteError, out_of_memory_explained
 from .evaluation import embed, evaluate
 from .interruption import Interrupted, Interruption
-from .outputs import make_output_folder, planned_paths, remove_earlier_run, remove_empty_folders, write_results
+from .outputs import output_folder, planned_paths, remove_earlier_run, remove_empty_folders, write_results
 from .progress import Progress
 from .record import environment, metrics_document, write_metrics
 from .setup import Run, VALIDATION_SEED_OFFSET, set_up
@@ -72,8 +72,8 @@ def train(config: Config, world: distributed.World, show_progress: bool | None) 
     smaller_batches = (f"try a smaller --batch-size (now {config.batch_size}; for online-contrastive and "
                        f"online-triplet, fewer --classes-per-batch or --images-per-class)"
                        + (", or --device cpu" if run.device.type != "cpu" else ""))
-    with Interruption(world) as interruption, out_of_memory_explained(run.device, smaller_batches):
-        made = make_output_folder(config.output)  # only now: everything above has been checked
+    with (Interruption(world) as interruption, out_of_memory_explained(run.device, smaller_batches),
+          output_folder(config.output) as made):   # only now: everything above has been checked
         progress.line(start_line(run))
         for warning in run.warnings:
             progress.line(warning)

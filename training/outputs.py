@@ -7,6 +7,7 @@ epoch is saved, so a folder never mixes two runs, and an earlier run's results s
 run that fails before it has any of its own.
 """
 
+import contextlib
 import io
 import os
 
@@ -138,6 +139,20 @@ def make_output_folder(folder: str) -> list:
     except OSError as error:
         raise ConfigError(f"--output {folder} cannot be created: {error.strerror}") from None
     return made
+
+
+@contextlib.contextmanager
+def output_folder(folder: str):
+    """Create `folder` as make_output_folder does, for the block; if the block raises, remove the
+    folders it created that are still empty: a run that fails before it writes a file (out of
+    memory in its first epoch, a first checkpoint that cannot be written) leaves no folder of
+    its own behind. Yields the folders created, innermost first."""
+    made = make_output_folder(folder)
+    try:
+        yield made
+    except BaseException:
+        remove_empty_folders(made)
+        raise
 
 
 def remove_empty_folders(folders: list) -> None:

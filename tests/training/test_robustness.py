@@ -480,6 +480,23 @@ def test_a_checkpoint_that_cannot_be_written_stops_the_run_and_keeps_the_earlier
 
 # Out of memory.
 
+@pytest.mark.parametrize("failure", ["out of memory", "full disk"])
+def test_a_run_that_fails_before_writing_a_file_leaves_no_folder_of_its_own(failure, tiny_data, tmp_path,
+                                                                            monkeypatch, capsys):
+    if failure == "out of memory":   # in the first epoch
+        def fail(*args, **kwargs):
+            raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+        monkeypatch.setattr(training.loop, "train_epoch", fail)
+    else:                            # the first checkpoint cannot be written
+        def fail(path, data):
+            raise OSError(28, "No space left on device")
+        monkeypatch.setattr(training.checkpoint, "write_atomically", fail)
+    (tmp_path / "kept").mkdir()
+    assert main_in_process(tiny_data, tmp_path / "kept" / "new" / "out", 0) == 1
+    assert error_line(capsys).startswith("train.py: error: ")
+    assert os.listdir(tmp_path / "kept") == []   # the folders the run made are gone, the one before it stays
+
+
 @pytest.mark.parametrize("error", [torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB"),
                                    RuntimeError("MPS backend out of memory (MPS allocated: 8 GB)")])
 def test_out_of_memory_suggests_a_smaller_batch(error, tiny_data, tmp_path, monkeypatch, capsys):
