@@ -34,5 +34,5 @@ def build(kind: str, **hyperparameters) -> nn.Module:
     return NETWORKS[kind](**hyperparameters)
 
 
-__all__ = ["BACKBONES", "DECODERS", "EARLIER_HYPERPARAMETERS", "NETWORKS", "as_written", "ClassificationNet", "EmbeddingNet", "KochSiameseNet",
-           "VariationalAutoencoder", "build"]
+__all__ = ["BACKBONES", "DECODERS", "EARLIER_HYPERPARAMETERS", "NETWORKS", "ClassificationNet", "EmbeddingNet",
+           "KochSiameseNet", "VariationalAutoencoder", "as_written", "build"]

@@ -5,8 +5,9 @@ Checkpoints carry `model_kind`, `hyperparameters` and `preprocessing`, from whic
 `networks.build` makes the network again. Checkpoints written before those keys existed (same
 format version, MNIST or FashionMNIST only) are rebuilt through the registry from their
 identity, with that data set's normalisation. A checkpoint written before its network gained a
-hyperparameter is rebuilt with the value it had then (`networks.EARLIER_HYPERPARAMETERS`). Images are normalised by `Split.inputs` and
-embedded by `model.embed` in eval mode, exactly as training evaluated its test split.
+hyperparameter is rebuilt with the value it had then (`networks.EARLIER_HYPERPARAMETERS`).
+Images are normalised by `Split.inputs` and embedded by `model.embed` in eval mode, exactly as
+training evaluated its test split.
 """
 
 import hashlib
@@ -163,11 +164,9 @@ def _from_identity(path, identity):
                     backbone=identity.get("backbone", "original"))
     try:
         model = find_experiment(network).make_model(config, (1, 28, 28), len(CLASS_NAMES[dataset]))
-        kind = type(model).__name__
-        if kind in networks.EARLIER_HYPERPARAMETERS:   # written before every hyperparameter of the table
-            model = networks.build(kind, **networks.as_written(kind, {
-                key: value for key, value in model.hyperparameters.items()
-                if key not in networks.EARLIER_HYPERPARAMETERS[kind]}))
+        earlier = networks.EARLIER_HYPERPARAMETERS.get(type(model).__name__)
+        if earlier:   # written before every hyperparameter of the table
+            model = networks.build(type(model).__name__, **{**model.hyperparameters, **earlier})
     except (ConfigError, KeyError, ValueError) as error:
         raise ConfigError(f"{path} holds no model this program can rebuild "
                           f"({first_line(error, 80)})") from None
