@@ -24,7 +24,7 @@ from .config import Config
 from .errors import NonFiniteLossError, WriteError, out_of_memory_explained
 from .evaluation import embed, evaluate
 from .interruption import Interrupted, Interruption
-from .outputs import output_folder, planned_paths, remove_earlier_run, remove_empty_folders, write_results
+from .outputs import output_folder, planned_paths, remove_earlier_run, write_results
 from .progress import Progress
 from .record import environment, metrics_document, write_metrics
 from .setup import Run, VALIDATION_SEED_OFFSET, set_up
@@ -73,7 +73,7 @@ def train(config: Config, world: distributed.World, show_progress: bool | None) 
                        f"online-triplet, fewer --classes-per-batch or --images-per-class)"
                        + (", or --device cpu" if run.device.type != "cpu" else ""))
     with (Interruption(world) as interruption, out_of_memory_explained(run.device, smaller_batches),
-          output_folder(config.output) as made):   # only now: everything above has been checked
+          output_folder(config.output)):   # only now: everything above has been checked
         progress.line(start_line(run))
         for warning in run.warnings:
             progress.line(warning)
@@ -129,18 +129,17 @@ def train(config: Config, world: distributed.World, show_progress: bool | None) 
             record(files=written, **stopped_status(stopped))
         if not lost:
             world.barrier()   # the others wait for the files
-    if config.animation is not None and len(run.frames) == 1 and "animation" in written:
-        progress.line("note: the GIF has a single frame (one epoch); train more epochs, or use --animation N "
-                      "for a frame every N batches")
-    if stopped is not None:
-        if saved is None:   # no file written: the folder this run made goes too
-            remove_empty_folders(made)
-        stopped.checkpoint, stopped.epochs_completed = saved, len(run.history)
-        if failures:  # one line still says everything
-            stopped.args = (f"{stopped}; also {WriteError(failures)}",)
-        raise stopped
-    if failures:
-        raise WriteError(failures)
+        if config.animation is not None and len(run.frames) == 1 and "animation" in written:
+            progress.line("note: the GIF has a single frame (one epoch); train more epochs, or use --animation N "
+                          "for a frame every N batches")
+        # Raised inside the block: a run stopped before it wrote a file leaves no folder of its own.
+        if stopped is not None:
+            stopped.checkpoint, stopped.epochs_completed = saved, len(run.history)
+            if failures:  # one line still says everything
+                stopped.args = (f"{stopped}; also {WriteError(failures)}",)
+            raise stopped
+        if failures:
+            raise WriteError(failures)
     return run.history[-1], written
 
 

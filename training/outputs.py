@@ -144,9 +144,9 @@ def make_output_folder(folder: str) -> list:
 @contextlib.contextmanager
 def output_folder(folder: str):
     """Create `folder` as make_output_folder does, for the block; if the block raises, remove the
-    folders it created that are still empty: a run that fails before it writes a file (out of
-    memory in its first epoch, a first checkpoint that cannot be written) leaves no folder of
-    its own behind. Yields the folders created, innermost first."""
+    folders it created that are still empty: a run that fails or stops before it writes a file
+    (out of memory in its first epoch, a first checkpoint that cannot be written, a Ctrl-C)
+    leaves no folder of its own behind. Yields the folders created, innermost first."""
     made = make_output_folder(folder)
     try:
         yield made
@@ -156,9 +156,8 @@ def output_folder(folder: str):
 
 
 def remove_empty_folders(folders: list) -> None:
-    """Remove `folders` (make_output_folder's, innermost first) while they are empty: a run
-    stopped before it wrote a file leaves no folder of its own behind, and never removes one
-    that holds anything or that was there before it."""
+    """Remove `folders` (make_output_folder's, innermost first) while they are empty; never one
+    that holds anything or that was there before the run."""
     for folder in folders:
         try:
             os.rmdir(folder)
