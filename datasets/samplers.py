@@ -6,7 +6,9 @@ draws on every device), then moved to the data's device in one transfer per epoc
 Python code runs per sample, and the training loop only slices ready-made tensors.
 
 An epoch has one item per image of the split, as in the classic `SiameseMNIST` /
-`TripletMNIST` wrappers: every image is an anchor exactly once.
+`TripletMNIST` wrappers: every image is an anchor exactly once. The pair and triplet samplers
+can draw `per_image` items of each image instead (each a fresh draw of partners), so that an
+epoch holds more comparisons.
 
 A class with a single image cannot form a positive pair. The pair and triplet samplers and the
 P x K sampler leave such classes out of positive pairs (each says how in its docstring), and each
@@ -95,20 +97,26 @@ def _uniform_below(bounds, generator):
 
 
 class _EpochSampler:
-    """Shared by the samplers below: one item per image, cut into batches of `batch_size`.
+    """Shared by the samplers below: `per_image` items per image, cut into batches of
+    `batch_size`.
 
     `warnings`: lines for the caller to print once (empty when there is nothing to say).
     """
 
-    def __init__(self, labels, batch_size, class_names=None):
+    def __init__(self, labels, batch_size, class_names=None, per_image=1):
         self.device = labels.device
         self.size = len(labels)
         self.batch_size = batch_size
+        self.per_image = per_image
         self.table = ClassTable(labels)
         self.warnings = []
 
     def __len__(self):
-        return math.ceil(self.size / self.batch_size)
+        return math.ceil(self.size * self.per_image / self.batch_size)
+
+    def _anchors(self, generator):
+        """Every image `per_image` times: one random order of them all after another."""
+        return torch.cat([torch.randperm(self.size, generator=generator) for _ in range(self.per_image)])
 
     def _batches(self, *columns):
         columns = [column.to(self.device) for column in columns]
@@ -129,7 +137,8 @@ class IndexSampler(_EpochSampler):
 
 
 class PairSampler(_EpochSampler):
-    """Batches `(first, second, same)`: every image paired once, half the pairs of its class.
+    """Batches `(first, second, same)`: every image the first of `per_image` pairs, half the
+    pairs of its class.
 
     `same` is 1.0 for a positive pair (another image of the anchor's class) and 0.0 for a
     negative pair (an image of another class); exactly half of an epoch's pairs are positive.
@@ -137,20 +146,21 @@ class PairSampler(_EpochSampler):
     half is drawn among the other images (all of them are positive if they are fewer than half).
     """
 
-    def __init__(self, labels, batch_size, class_names=None):
-        super().__init__(labels, batch_size, class_names)
+    def __init__(self, labels, batch_size, class_names=None, per_image=1):
+        super().__init__(labels, batch_size, class_names, per_image)
         _need_two_classes(self.table, "pairs")
         warning = self.table.singleton_warning(class_names, "paired only with other classes' images")
         self.warnings = [warning] if warning else []
 
     def epoch(self, generator):
-        first = torch.randperm(self.size, generator=generator)
-        same = torch.zeros(self.size)
+        first = self._anchors(generator)
+        pairs = len(first)
+        same = torch.zeros(pairs)
         if len(self.table.singletons) == 0:
-            same[torch.randperm(self.size, generator=generator)[: self.size // 2]] = 1.0
+            same[torch.randperm(pairs, generator=generator)[: pairs // 2]] = 1.0
         else:
             eligible = self.table.has_partner(first).nonzero().flatten()
-            same[eligible[torch.randperm(len(eligible), generator=generator)[: self.size // 2]]] = 1.0
+            same[eligible[torch.randperm(len(eligible), generator=generator)[: pairs // 2]]] = 1.0
         second = torch.where(same.bool(), self.table.positives(first, generator),
                              self.table.negatives(first, generator))
         return self._batches(first, second, same)
@@ -161,11 +171,11 @@ class TripletSampler(_EpochSampler):
     anchor itself, negative of another class.
 
     An image of a class with a single image is never an anchor (it has no positive), only a
-    negative: an epoch has one triplet per image of the other classes.
+    negative: an epoch has `per_image` triplets per image of the other classes.
     """
 
-    def __init__(self, labels, batch_size, class_names=None):
-        super().__init__(labels, batch_size, class_names)
+    def __init__(self, labels, batch_size, class_names=None, per_image=1):
+        super().__init__(labels, batch_size, class_names, per_image)
         _need_two_classes(self.table, "triplets")
         self.anchors = self.table.has_partner(torch.arange(self.size))
         if not self.anchors.any():
@@ -174,10 +184,10 @@ class TripletSampler(_EpochSampler):
         self.warnings = [warning] if warning else []
 
     def __len__(self):
-        return math.ceil(int(self.anchors.sum()) / self.batch_size)
+        return math.ceil(int(self.anchors.sum()) * self.per_image / self.batch_size)
 
     def epoch(self, generator):
-        anchor = torch.randperm(self.size, generator=generator)
+        anchor = self._anchors(generator)
         if len(self.table.singletons):
             anchor = anchor[self.anchors[anchor]]
         return self._batches(anchor, self.table.positives(anchor, generator),

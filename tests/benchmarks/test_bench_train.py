@@ -157,9 +157,9 @@ def test_the_profile_of_a_run_times_each_phase_and_file_writing_apart_from_other
     assert (tmp_path / "out" / "siamese-contrastive-MNIST-latent-space-development.gif").is_file()
 
 
-def test_the_suite_epoch_trains_every_item_of_the_split_once(tiny_data):
+def test_the_suite_epoch_trains_every_item_of_the_epoch(tiny_data):
     seconds, items = bench_train.one_epoch("suite", "siamese-contrastive", 16, tiny_data, "cpu")
-    assert seconds > 0 and items == 120   # every image of the tiny training split, paired once
+    assert seconds > 0 and items == 240   # every image of the tiny training split, paired twice
 
 
 def test_the_classic_pipeline_starts_from_the_first_weights_of_the_suites_run(tiny_data):

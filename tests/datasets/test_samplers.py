@@ -82,6 +82,30 @@ def test_triplet_sampler_invariants_over_many_epochs():
     assert negatives[singleton] > 0  # the single image still serves as a negative
 
 
+def test_pair_and_triplet_samplers_draw_per_image_items_of_every_image_with_fresh_partners():
+    singleton = (LABELS == 4).nonzero().item()
+    generator = torch.Generator().manual_seed(8)
+    for _ in range(20):
+        pairs = PairSampler(LABELS, batch_size=32, per_image=3)
+        batches = pairs.epoch(generator)
+        assert len(batches) == len(pairs) == 32   # 3 x 337 pairs
+        first, second, same = concat(batches)
+        assert torch.equal(torch.bincount(first, minlength=len(LABELS)), torch.full((len(LABELS),), 3))
+        assert ((LABELS[first] == LABELS[second]) == same.bool()).all()
+        assert int(same.sum()) == 3 * len(LABELS) // 2
+        assert same[first == singleton].sum() == 0
+        # the three pairs of an image are drawn apart, not one pair three times
+        partners = second[first.argsort(stable=True)].view(len(LABELS), 3)
+        assert (partners == partners[:, :1]).all(dim=1).float().mean() < 0.05
+        triplets = TripletSampler(LABELS, batch_size=64, per_image=2)
+        anchor, positive, negative = concat(triplets.epoch(generator))
+        assert len(triplets) == 11   # 2 x 336 anchors
+        counts = torch.bincount(anchor, minlength=len(LABELS))
+        assert counts[singleton] == 0 and (counts[torch.arange(len(LABELS)) != singleton] == 2).all()
+        assert (LABELS[positive] == LABELS[anchor]).all() and (positive != anchor).all()
+        assert (LABELS[negative] != LABELS[anchor]).all()
+
+
 def test_index_sampler_is_a_permutation_in_batches():
     sampler = IndexSampler(LABELS, batch_size=100)
     (indices,) = concat(sampler.epoch(torch.Generator().manual_seed(6)))

@@ -20,6 +20,17 @@ def test_online_networks_batch_p_classes_of_k_images_whatever_the_batch_size():
             assert len(batches) == 300 // 30 and all(len(indices) == 30 for (indices,) in batches)
 
 
+def test_the_pair_and_triplet_networks_draw_two_items_of_every_image_an_epoch():
+    labels = torch.arange(10).repeat(30)
+    for network in ("siamese-contrastive", "siamese-binary-cross-entropy", "triplet-loss-net"):
+        config = Config(network, "MNIST", batch_size=64)
+        sampler = find_experiment(network).make_sampler(labels, config)
+        batches = sampler.epoch(torch.Generator().manual_seed(0))
+        first = torch.cat([batch[0] for batch in batches])
+        assert len(batches) == len(sampler) == 10   # 600 items in batches of 64
+        assert torch.equal(torch.bincount(first, minlength=300), torch.full((300,), 2))
+
+
 def test_vae_trains_on_plain_image_batches_and_adds_two_figures():
     experiment = find_experiment("vae")
     config = Config("vae", "MNIST", batch_size=64)
