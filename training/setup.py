@@ -208,7 +208,7 @@ def resolve_device(name: str) -> torch.device:
                               f"device(s), numbered from 0")
         if device.index is None:
             device = torch.device("cuda", torch.cuda.current_device())
-    elif device.type != "cpu":
+    elif device.type != "cpu" or device.index is not None:   # mps, or a numbered CPU (torch has one)
         raise ConfigError(f"--device {name} is not supported; use auto, cpu, cuda or cuda:N")
     return device
 
