@@ -190,18 +190,24 @@ def main(argv=None):
     config = Config(**vars(parse_args(argv)))
     try:
         validate(config)   # before torch loads: a mistyped value is answered at once
-        from training.distributed import announced_elsewhere
-        from training.interruption import StopNow
-        from training.loop import run
-        from training.progress import stdout_closed
+        from training.interruption import signals_held
+        with signals_held() as received:   # torch takes a second or two to load
+            from training.distributed import announced_elsewhere
+            from training.interruption import StopNow
+            from training.loop import run
+            from training.progress import stdout_closed
     except RunError as error:
         if process_zero():
             print(f"train.py: {error.label}: {error}", file=sys.stderr)
         return error.exit_code
-    except KeyboardInterrupt:  # torch takes a second or two to load
+    except KeyboardInterrupt:
         if process_zero():
             print(BEFORE_TRAINING, file=sys.stderr)
         return 130
+    if received:
+        if process_zero():
+            print(BEFORE_TRAINING, file=sys.stderr)
+        return 128 + received[0]
     try:
         final, paths = run(config)
     except RunError as error:

@@ -37,6 +37,13 @@ def run_command(program: str, work) -> int:
     """Run `work()` for the command `program` (embed.py, search.py): its exit code, 0 when it
     went through; a known failure is one line on stderr, as train.py prints them."""
     import sys
+
+    from .interruption import signals_held
+    with signals_held() as received:   # the slow imports end whole (see signals_held)
+        import torch  # noqa: F401
+    if received:
+        print(f"{program}: interrupted before it began; nothing was written", file=sys.stderr)
+        return 128 + received[0]
     try:
         work()
     except RunError as error:
@@ -45,6 +52,9 @@ def run_command(program: str, work) -> int:
     except KeyboardInterrupt:
         print(f"{program}: interrupted; every file written is whole", file=sys.stderr)
         return 130
+    except BrokenPipeError:   # the reader of its output went away (| head): no file failed
+        from .progress import stdout_closed
+        return stdout_closed()
     except OSError as error:   # a full disk, say
         if error.errno is None:
             raise

@@ -8,6 +8,7 @@ once still leaves each file whole (the earlier version or the new one). Leaving 
 puts the handlers that were there before back.
 """
 
+import contextlib
 import signal
 import threading
 
@@ -69,6 +70,25 @@ class Interruption:
         self.signal = signal.Signals(number)
         for other in SIGNALS:
             signal.signal(other, _stop_now)
+
+
+@contextlib.contextmanager
+def signals_held():
+    """Inside the block SIGINT and SIGTERM only note themselves in the list it yields: the
+    block (importing torch) ends whole, and the caller then stops. A KeyboardInterrupt raised
+    inside a C extension's initialisation can break it in other ways (a RecursionError, an
+    ImportError, a fatal error) that no `except KeyboardInterrupt` catches."""
+    received = []
+    if threading.current_thread() is not threading.main_thread():   # handlers are the main thread's
+        yield received
+        return
+    previous = {number: signal.signal(number, lambda number, frame: received.append(number))
+                for number in SIGNALS}
+    try:
+        yield received
+    finally:
+        for number, handler in previous.items():
+            signal.signal(number, handler)
 
 
 def _stop_now(number, frame):

@@ -322,6 +322,19 @@ def test_a_bad_checkpoint_is_one_line(command, case, tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
+def test_a_closed_output_pipe_is_not_a_file_that_failed(monkeypatch, capsys):
+    # `search.py ... | head -1`: the reader goes away, and the files were written all the same.
+    import training.progress
+    from training.errors import run_command as run_work
+    closed = []
+    monkeypatch.setattr(training.progress, "stdout_closed", lambda: closed.append(True) or 1)
+
+    def work():
+        raise BrokenPipeError(32, "Broken pipe")
+    assert run_work("search.py", work) == 1
+    assert closed == [True] and capsys.readouterr().err == ""
+
+
 def test_bad_inputs_are_one_line(tmp_path, capsys):
     import embed
     import search

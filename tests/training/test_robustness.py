@@ -85,11 +85,11 @@ def test_an_unknown_dataset_suggests_the_closest_whatever_the_case(tiny_data, tm
                    "MNIST, FashionMNIST")
 
 
-@pytest.mark.parametrize("device", ["mps", "tpu"])  # cuda: test_cli.py
+@pytest.mark.parametrize("device", ["mps", "tpu", "cpu:0"])  # cuda: test_cli.py
 def test_a_device_that_does_not_exist_is_a_one_line_error(device, tiny_data, tmp_path):
     result = run_cli("siamese-contrastive", "MNIST", "--device", device, "--data-dir", tiny_data,
                      "--output", tmp_path / "out")
-    one_line_error(result, f"--device {device}" if device == "mps" else "unknown device 'tpu'",
+    one_line_error(result, "unknown device 'tpu'" if device == "tpu" else f"--device {device}",
                    "auto, cpu, cuda or cuda:N")
     assert not (tmp_path / "out").exists()
 
@@ -280,6 +280,34 @@ def test_ctrl_c_while_torch_loads_is_one_line(tiny_data, tmp_path):
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr
     assert stderr == "train.py: interrupted before training began; nothing was trained\n"
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("sent", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_inside_torchs_import_lets_the_import_finish_then_stops(sent, tiny_data, tmp_path):
+    # A KeyboardInterrupt raised inside a C extension's initialisation can turn into another error
+    # (a RecursionError in numpy, an ImportError with a fatal error after it): the signal is sent
+    # from inside the first `import torch`, and must wait until the imports are whole.
+    code = f"""
+import builtins, os, signal, sys
+sys.path.insert(0, {ROOT!r})
+signal.signal(signal.SIGINT, signal.default_int_handler)   # as in a terminal, also under CI
+real_import, sent = builtins.__import__, []
+def import_sending_a_signal(name, *args, **kwargs):
+    if name == "torch" and not sent:
+        sent.append(os.kill(os.getpid(), {int(sent)}))
+    return real_import(name, *args, **kwargs)
+builtins.__import__ = import_sending_a_signal
+import train
+code = train.main(["siamese-contrastive", "MNIST", "--data-dir", {str(tiny_data)!r},
+                   "--output", {str(tmp_path / "out")!r}])
+print(sent != [], hasattr(sys.modules.get("training.loop"), "run"))
+sys.exit(code)
+"""
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 128 + sent, result.stderr
+    assert result.stdout == "True True\n"   # the signal came, and the imports ended whole
+    assert result.stderr == "train.py: interrupted before training began; nothing was trained\n"
     assert not (tmp_path / "out").exists()
 
 
