@@ -142,8 +142,9 @@ class PairSampler(_EpochSampler):
 
     `same` is 1.0 for a positive pair (another image of the anchor's class) and 0.0 for a
     negative pair (an image of another class); exactly half of an epoch's pairs are positive.
-    An image of a class with a single image is paired once too, always negatively; the positive
-    half is drawn among the other images (all of them are positive if they are fewer than half).
+    An image of a class with a single image is the first of its pairs too, always negative
+    ones; the positive half is drawn among the other images (all of them are positive if they
+    are fewer than half).
     """
 
     def __init__(self, labels, batch_size, class_names=None, per_image=1):
