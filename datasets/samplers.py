@@ -111,8 +111,13 @@ class _EpochSampler:
         self.table = ClassTable(labels)
         self.warnings = []
 
+    @property
+    def items(self):
+        """Items (images, pairs or triplets) an epoch holds."""
+        return self.size * self.per_image
+
     def __len__(self):
-        return math.ceil(self.size * self.per_image / self.batch_size)
+        return math.ceil(self.items / self.batch_size)
 
     def _anchors(self, generator):
         """Every image `per_image` times: one random order of them all after another."""
@@ -137,9 +142,10 @@ class IndexSampler(_EpochSampler):
 
 
 class PairSampler(_EpochSampler):
-    """Batches `(first, second, same)`: every image the first of `per_image` pairs, half the
-    pairs of its class.
+    """Batches `(first, second, same)`: each image the first of one pair or more, half the pairs
+    of its class.
 
+    Each image is the first of `per_image` pairs an epoch.
     `same` is 1.0 for a positive pair (another image of the anchor's class) and 0.0 for a
     negative pair (an image of another class); exactly half of an epoch's pairs are positive.
     An image of a class with a single image is the first of its pairs too, always negative
@@ -184,8 +190,9 @@ class TripletSampler(_EpochSampler):
         warning = self.table.singleton_warning(class_names, "never an anchor, only a negative")
         self.warnings = [warning] if warning else []
 
-    def __len__(self):
-        return math.ceil(int(self.anchors.sum()) * self.per_image / self.batch_size)
+    @property
+    def items(self):
+        return int(self.anchors.sum()) * self.per_image
 
     def epoch(self, generator):
         anchor = self._anchors(generator)

@@ -121,10 +121,11 @@ def set_up(config: Config, world: World = ALONE) -> Run:
               world=world)
     run.warnings += ignored + [f"warning: {line}" for line in data.warnings] + getattr(sampler, "warnings", [])
     run.source, run.held_out = data.source, data.held_out
-    if "batch_size" in experiment.settings and config.batch_size > len(train):
-        run.warnings.append(f"warning: --batch-size {config.batch_size} is larger than the training split "
-                            f"({len(train)} items): each epoch is one batch of {len(train)}, a single step; "
-                            f"a smaller --batch-size (say {max(1, len(train) // 8)}) takes more steps")
+    items = getattr(sampler, "items", len(train))   # a pair network's epoch: two pairs per image
+    if "batch_size" in experiment.settings and config.batch_size > items:
+        run.warnings.append(f"warning: --batch-size {config.batch_size} is larger than an epoch ({items} items "
+                            f"from {len(train)} training images): each epoch is one batch of {items}, a single "
+                            f"step; a smaller --batch-size (say {max(1, items // 8)}) takes more steps")
     if checkpoint is not None:
         run.frames = restore(checkpoint, model, optimizer, run.generator, device)
         run.history, run.first_epoch = checkpoint["history"], checkpoint["epoch"] + 1
@@ -208,7 +209,7 @@ def resolve_device(name: str) -> torch.device:
                               f"device(s), numbered from 0")
         if device.index is None:
             device = torch.device("cuda", torch.cuda.current_device())
-    elif device.type != "cpu" or device.index is not None:   # mps, or a numbered CPU (torch has one)
+    elif device.type != "cpu" or device.index is not None:   # mps, or a numbered CPU (torch has only one)
         raise ConfigError(f"--device {name} is not supported; use auto, cpu, cuda or cuda:N")
     return device
 

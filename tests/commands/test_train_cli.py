@@ -72,8 +72,9 @@ def test_online_networks_train_on_balanced_batches(network_and_mining, tiny_data
 
 
 def test_animation_every_n_batches_adds_frames(tiny_data, tmp_path):
-    # 120 training images in batches of 16: 8 batches, a frame after batches 3 and 6 and at each epoch's end.
-    result = run_cli("siamese-contrastive", "MNIST", "--epochs", 2, "--batch-size", 16,
+    # 240 pairs (two per training image) in batches of 32: 8 batches, a frame after batches 3 and 6
+    # and at each epoch's end.
+    result = run_cli("siamese-contrastive", "MNIST", "--epochs", 2, "--batch-size", 32,
                      "--data-dir", tiny_data, "--output", tmp_path, "--animation", 3)
     assert result.returncode == 0, result.stderr
     frames = iio.imread(tmp_path / "siamese-contrastive-MNIST-latent-space-development.gif", index=None)
@@ -242,5 +243,6 @@ def test_a_batch_larger_than_the_training_split_says_what_is_used_instead(tiny_d
     result = run_cli("siamese-contrastive", "MNIST", "--epochs", 1, "--batch-size", 5000, "--data-dir", tiny_data,
                      "--output", tmp_path)
     assert result.returncode == 0, result.stderr
-    assert ("warning: --batch-size 5000 is larger than the training split (120 items): each epoch is one "
-            "batch of 120, a single step; a smaller --batch-size (say 15) takes more steps") in result.stdout.splitlines()
+    assert ("warning: --batch-size 5000 is larger than an epoch (240 items from 120 training images): each "
+            "epoch is one batch of 240, a single step; a smaller --batch-size (say 30) takes more steps"
+            ) in result.stdout.splitlines()

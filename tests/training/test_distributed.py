@@ -349,7 +349,7 @@ def _fault_in_process_1_at_epoch_2_batch_3(fault, tiny_data, output):
     from training.registry import EXPERIMENTS
     triplet = EXPERIMENTS["triplet-loss-net"]
     trained = {"batches": 0}
-    per_epoch = 8   # 120 items in batches of 16
+    per_epoch = 15   # 240 triplets (two per training image) in batches of 16
 
     def faulty(model, split, batch, config):
         loss = triplet.batch_loss(model, split, batch, config)
@@ -378,8 +378,8 @@ def _fault_in_process_1_at_epoch_2_batch_3(fault, tiny_data, output):
 def test_a_fault_in_one_process_stops_both_at_the_same_batch_with_the_last_epochs_files(
         fault, message, exit_code, tiny_data, tmp_path):
     results = in_processes(_fault_in_process_1_at_epoch_2_batch_3, fault, tiny_data, str(tmp_path))
-    # Both stop after batch 3 of epoch 2 (8 batches an epoch), with the single-process message.
-    assert results[0] == results[1] == (message, exit_code, 8 + 3), results
+    # Both stop after batch 3 of epoch 2 (15 batches an epoch), with the single-process message.
+    assert results[0] == results[1] == (message, exit_code, 15 + 3), results
     state = torch.load(tmp_path / "triplet-loss-net-MNIST-model.pt", weights_only=True)
     assert state["epoch"] == 1
     assert all(torch.isfinite(value).all() for value in state["model"].values())
