@@ -184,7 +184,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     """Exit codes: 0 done, 1 a failure while training or writing, 2 bad input, 130 / 143 stopped
-    by SIGINT / SIGTERM. Known failures are one line on stderr; anything else is a bug and
+    by SIGINT / SIGTERM, 141 when the log's reader went away. Known failures are one line on stderr; anything else is a bug and
     keeps its traceback."""
     argv = sys.argv[1:] if argv is None else argv
     config = Config(**vars(parse_args(argv)))

@@ -77,13 +77,19 @@ def signals_held():
     """Inside the block SIGINT and SIGTERM only note themselves in the list it yields: the
     block (importing torch) ends whole, and the caller then stops. A KeyboardInterrupt raised
     inside a C extension's initialisation can break it in other ways (a RecursionError, an
-    ImportError, a fatal error) that no `except KeyboardInterrupt` catches."""
+    ImportError, a fatal error) that no `except KeyboardInterrupt` catches. A second signal
+    raises KeyboardInterrupt at once: an import that hangs can still be stopped."""
     received = []
+
+    def note(number, frame):
+        if received:   # a second signal: stop now, as within an Interruption
+            raise KeyboardInterrupt
+        received.append(number)
+
     if threading.current_thread() is not threading.main_thread():   # handlers are the main thread's
         yield received
         return
-    previous = {number: signal.signal(number, lambda number, frame: received.append(number))
-                for number in SIGNALS}
+    previous = {number: signal.signal(number, note) for number in SIGNALS}
     try:
         yield received
     finally:

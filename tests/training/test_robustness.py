@@ -27,7 +27,7 @@ import training.setup
 from conftest import ROOT, REAL_DATA_VARIABLE, one_line_error, run_cli
 from test_records import TIMINGS
 from training import Config, EXPERIMENTS, NonFiniteLossError, RunError, run
-from training.interruption import Interrupted, Interruption, StopNow
+from training.interruption import Interrupted, Interruption, StopNow, signals_held
 
 pytestmark = pytest.mark.slow   # runs train.py end to end: left out of the fast loop (-m "not slow")
 
@@ -292,16 +292,16 @@ def test_a_signal_inside_torchs_import_lets_the_import_finish_then_stops(sent, t
 import builtins, os, signal, sys
 sys.path.insert(0, {ROOT!r})
 signal.signal(signal.SIGINT, signal.default_int_handler)   # as in a terminal, also under CI
-real_import, sent = builtins.__import__, []
+real_import, kills = builtins.__import__, []
 def import_sending_a_signal(name, *args, **kwargs):
-    if name == "torch" and not sent:
-        sent.append(os.kill(os.getpid(), {int(sent)}))
+    if name == "torch" and not kills:
+        kills.append(os.kill(os.getpid(), {int(sent)}))
     return real_import(name, *args, **kwargs)
 builtins.__import__ = import_sending_a_signal
 import train
 code = train.main(["siamese-contrastive", "MNIST", "--data-dir", {str(tiny_data)!r},
                    "--output", {str(tmp_path / "out")!r}])
-print(sent != [], hasattr(sys.modules.get("training.loop"), "run"))
+print(kills != [], hasattr(sys.modules.get("training.loop"), "run"))
 sys.exit(code)
 """
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
@@ -309,6 +309,19 @@ sys.exit(code)
     assert result.stdout == "True True\n"   # the signal came, and the imports ended whole
     assert result.stderr == "train.py: interrupted before training began; nothing was trained\n"
     assert not (tmp_path / "out").exists()
+
+
+def test_signals_held_notes_the_first_signal_and_stops_on_the_second():
+    before = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt):
+        with signals_held() as received:
+            os.kill(os.getpid(), signal.SIGTERM)
+            time.sleep(0.05)   # the handler runs here, and only notes it
+            assert received == [signal.SIGTERM]
+            os.kill(os.getpid(), signal.SIGINT)
+            time.sleep(0.05)
+            pytest.fail("a second signal should have stopped the block")
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == before
 
 
 def test_a_second_signal_stops_at_once(monkeypatch):
