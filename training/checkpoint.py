@@ -51,6 +51,8 @@ def save_checkpoint(path: str, run) -> None:
                           "class_names": list(run.train.class_names)},
         "initial_val_loss": run.initial_val_loss,
         "alarms": run.alarms,
+        # Pairs or triplets per image an epoch (datasets/samplers.py): one before there was a choice.
+        "items_per_image": getattr(run.sampler, "per_image", 1),
     }
     buffer = io.BytesIO()
     torch.save(state, buffer)
@@ -116,6 +118,17 @@ def check_same_network(path: str, state: dict, model: torch.nn.Module, network: 
             raise RunError(f"--resume {path} holds a {network} of an earlier version "
                            f"({key} {held[key]}), and this version trains {key} {model.hyperparameters[key]}; "
                            f"train it again (embed.py and search.py still read it)")
+
+
+def check_same_epoch(path: str, state: dict, sampler) -> None:
+    """A RunError if the checkpoint `state` at `path` drew another number of pairs or triplets
+    per image an epoch than `sampler` does (a checkpoint from before the choice drew one): its
+    epochs and schedule were laid out over other batches, and a resumed run would be neither
+    the old run nor the new one."""
+    held, now = state.get("items_per_image", 1), getattr(sampler, "per_image", 1)
+    if held != now:
+        raise RunError(f"--resume {path} was trained on {held} pair(s) or triplet(s) of every image an epoch, "
+                       f"and this version draws {now}; train it again (embed.py and search.py still read it)")
 
 
 def named_as_first_run(config, state: dict):

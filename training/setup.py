@@ -17,7 +17,7 @@ from torch import nn
 from datasets import ClassTable, DatasetError, Split, canonical_dataset_name, load_dataset
 from datasets.names import has_separator
 
-from .checkpoint import load_checkpoint, named_as_first_run, restore
+from .checkpoint import check_same_epoch, load_checkpoint, named_as_first_run, restore
 from .config import Config, canonical_network, unknown_name_message, validate
 from .distributed import ALONE, World
 from .errors import ConfigError, out_of_memory_explained
@@ -111,6 +111,8 @@ def set_up(config: Config, world: World = ALONE) -> Run:
         config = named_as_first_run(config, checkpoint)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     sampler = experiment.make_sampler(train.labels, config, train.class_names)
+    if checkpoint is not None:
+        check_same_epoch(config.resume, checkpoint, sampler)
     run = Run(config=config, experiment=experiment, identity=identity, device=device, train=train,
               test=test, model=model, optimizer=optimizer, schedule=None, sampler=sampler,
               generator=torch.Generator().manual_seed(config.seed),
