@@ -287,30 +287,24 @@ def test_resuming_a_koch_checkpoint_of_the_earlier_l1_head_is_a_one_line_error(t
                    f"holds a {network} of an earlier version (distance l1)", "train it again")
 
 
-@pytest.mark.parametrize("network", ["siamese-contrastive", "triplet-loss-net"])
-def test_a_checkpoint_that_drew_one_pair_per_image_is_not_resumed(network, tiny_data, tmp_path):
-    # Written before the pair and triplet networks drew two items of every image an epoch: its
-    # schedule was laid out over half the batches.
+@pytest.mark.parametrize("network, drawn", [("siamese-contrastive", 2), ("triplet-loss-net", 2),
+                                            ("online-contrastive", 1)])
+def test_a_checkpoint_from_when_every_epoch_drew_one_item_per_image_resumes_only_where_that_holds(
+        network, drawn, tiny_data, tmp_path):
+    # Written before the pair and triplet networks drew two items of every image an epoch: their
+    # schedule was laid out over half the batches. The P x K networks' epochs did not change.
     assert run_cli(network, "MNIST", "--epochs", 1, "--data-dir", tiny_data, "--output", tmp_path).returncode == 0
     path = tmp_path / f"{network}-MNIST-model.pt"
     state = torch.load(path, weights_only=True)
-    assert state["items_per_image"] == 2
+    assert state["items_per_image"] == drawn
     del state["items_per_image"]
     torch.save(state, path)
-    one_line_error(resume(tiny_data, tmp_path, path, network=network),
-                   "was trained on 1 pair(s) or triplet(s) of every image an epoch, and this version draws 2",
-                   "train it again")
-
-
-def test_an_online_networks_checkpoint_from_before_still_resumes(tiny_data, tmp_path):
-    network = "online-contrastive"
-    assert run_cli(network, "MNIST", "--epochs", 1, "--data-dir", tiny_data, "--output", tmp_path).returncode == 0
-    path = tmp_path / f"{network}-MNIST-model.pt"
-    state = torch.load(path, weights_only=True)
-    assert state["items_per_image"] == 1
-    del state["items_per_image"]
-    torch.save(state, path)
-    assert resume(tiny_data, tmp_path, path, network=network).returncode == 0
+    result = resume(tiny_data, tmp_path, path, network=network)
+    if drawn == 1:
+        assert result.returncode == 0, result.stderr
+    else:
+        one_line_error(result, "was trained on 1 pair(s) or triplet(s) of every image an epoch, and this "
+                               "version draws 2", "train it again")
 
 
 def test_the_command_ends_on_what_went_wrong(tmp_path):
