@@ -235,7 +235,7 @@ def test_a_checkpoint_restored_on_the_cpu_leaves_cuda_alone(tmp_path, monkeypatc
     path = tmp_path / "model.pt"
     run = SimpleNamespace(model=model, optimizer=optimizer, generator=generator, device=torch.device("cpu"),
                           cycle_start=0, history=[{"epoch": 1}], frames=[], config=Config("vae", "MNIST"),
-                          identity={}, initial_val_loss=None, alarms={},
+                          identity={}, initial_val_loss=None, alarms={}, sampler=None,
                           train=SimpleNamespace(mean=(0.1307,), std=(0.3081,), class_names=["0", "1"]))
     save_checkpoint(path, run)
     state = torch.load(path, weights_only=True)
