@@ -184,8 +184,8 @@ def parse_args(argv=None):
 
 def main(argv=None):
     """Exit codes: 0 done, 1 a failure while training or writing, 2 bad input, 130 / 143 stopped
-    by SIGINT / SIGTERM, 141 when the log's reader went away. Known failures are one line on stderr; anything else is a bug and
-    keeps its traceback."""
+    by SIGINT / SIGTERM, 141 when the log's reader went away. Known failures are one line on
+    stderr; anything else is a bug and keeps its traceback."""
     argv = sys.argv[1:] if argv is None else argv
     config = Config(**vars(parse_args(argv)))
     try:
@@ -201,13 +201,9 @@ def main(argv=None):
             print(f"train.py: {error.label}: {error}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
-        if process_zero():
-            print(BEFORE_TRAINING, file=sys.stderr)
-        return 130
+        return stopped_before_training(130)
     if received:
-        if process_zero():
-            print(BEFORE_TRAINING, file=sys.stderr)
-        return 128 + received[0]
+        return stopped_before_training(128 + received[0])
     try:
         final, paths = run(config)
     except RunError as error:
@@ -220,9 +216,7 @@ def main(argv=None):
                   f"whole, and the checkpoint holds the last completed epoch", file=sys.stderr)
         return stop.exit_code
     except KeyboardInterrupt:  # Ctrl-C before training began
-        if process_zero():
-            print(BEFORE_TRAINING, file=sys.stderr)
-        return 130
+        return stopped_before_training(130)
     except BrokenPipeError:   # the log's reader went away (| head): not a file that failed
         return stdout_closed()
     except OSError as error:  # writing metrics.json or the checkpoint failed (a full disk, say)
@@ -238,6 +232,13 @@ def main(argv=None):
         except BrokenPipeError:
             return stdout_closed()
     return 0
+
+
+def stopped_before_training(exit_code):
+    """Say that a signal stopped the run before its first batch; returns `exit_code`."""
+    if process_zero():
+        print(BEFORE_TRAINING, file=sys.stderr)
+    return exit_code
 
 
 def process_zero():
