@@ -4,15 +4,17 @@
                                    [--redo] [--jobs 2]
 
 Trains every registered network on every data set with the `original` backbone and the default
-options, and the networks of BACKBONE_NETWORKS on each other backbone with that backbone's
-recipe (RECIPES: the options chosen for it on a validation split), all with a fixed seed (one
+options, and beside them the runs of ORIGINAL_RECIPES; and the networks of BACKBONE_NETWORKS on
+each other backbone with that backbone's recipe (RECIPES); recipes are the options chosen on a
+validation split. All with a fixed seed (one
 `train.py` process per run, `--jobs` at a time, each with its share of the CPU cores as torch
 threads: separate runs use cores better than threads within one run). `--networks` narrows
 every backbone's list. Then it writes into output/:
 
-- `<network>-<dataset>-testing-set-embedding.png` for every network and data set, from the
-  backbone whose run scored the highest 5-NN accuracy;
-- `<network>-<dataset>-latent-space-development.gif` for the default network on each data set;
+- `<network>-<dataset>-testing-set-embedding.png` for every network and data set, from its run
+  (backbone and options) that scored the highest 5-NN accuracy;
+- `<network>-<dataset>-latent-space-development.gif` for the default network on each data set,
+  from its run at the default options (the README's first command);
 - `results.md` and `results.json`: network, data set, epochs, 5-NN accuracy, precision@1,
   MAP@R, training seconds and device of every run, with the commit and the command;
 
@@ -58,6 +60,10 @@ RECIPES = {(backbone, network, dataset): options
                ("online-contrastive", "MNIST"): ("--shift", "2", "--lr", "0.005"),
                ("online-contrastive", "FashionMNIST"): ("--lr", "0.005", "--images-per-class", "32"),
                ("vae", "FashionMNIST"): ("--lr", "0.003")}.items()}
+# Runs of the `original` backbone with options, beside its run at the defaults (which the
+# table's first rows need): the options found for the best network with `original`, on the same
+# validation split (benchmarks/results/recipes-original.md).
+ORIGINAL_RECIPES = {("siamese-contrastive", "MNIST"): ("--shift", "1")}
 COLUMNS = [("network", "network"), ("backbone", "backbone"), ("options", "options"), ("dataset", "data set"),
            ("knn_accuracy", "5-NN accuracy"), ("precision_at_1", "precision@1"),
            ("map_at_r", "MAP@R"), ("train_seconds", "training seconds")]   # results.json has epochs and device too
@@ -110,31 +116,46 @@ def portable_command(argv):
     return " ".join(["python", "scripts/make_figures.py", *words])
 
 
-def train_options(network, dataset, backbone="original"):
-    """The options of a run, apart from where its files go."""
-    return ([network, dataset, "--seed", str(SEED)] + (["--animation"] if network == DEFAULT_NETWORK else [])
-            + (["--backbone", backbone] if backbone != "original" else []) + list(RECIPES.get((backbone, network, dataset), ())))
+def train_options(network, dataset, backbone="original", options=()):
+    """The options of a run, apart from where its files go; the default network's run at the
+    default options draws the GIF."""
+    animation = network == DEFAULT_NETWORK and backbone == "original" and not options
+    return ([network, dataset, "--seed", str(SEED)] + (["--animation"] if animation else [])
+            + (["--backbone", backbone] if backbone != "original" else []) + list(options))
 
 
 def planned_runs(networks, datasets, backbones):
-    """(network, data set, backbone) of every run: every network with `original`, the
-    networks of BACKBONE_NETWORKS with the others."""
-    return [(network, dataset, backbone) for backbone in backbones for dataset in datasets for network in networks
-            if backbone == "original" or network in BACKBONE_NETWORKS.get(backbone, networks)]
+    """(network, data set, backbone, options) of every run: every network with `original` at the
+    defaults and with its ORIGINAL_RECIPES, the networks of BACKBONE_NETWORKS with the others and
+    their RECIPES."""
+    runs = []
+    for backbone in backbones:
+        for dataset in datasets:
+            for network in networks:
+                if backbone == "original":
+                    runs.append((network, dataset, backbone, ()))
+                    if (network, dataset) in ORIGINAL_RECIPES:
+                        runs.append((network, dataset, backbone, ORIGINAL_RECIPES[network, dataset]))
+                elif network in BACKBONE_NETWORKS.get(backbone, networks):
+                    runs.append((network, dataset, backbone, RECIPES.get((backbone, network, dataset), ())))
+    return runs
 
 
-def run_one(network, dataset, backbone, work_dir, data_dir, stamp, redo, threads):
-    """Train one network on one data set and backbone unless its outputs are current; its results row."""
-    folder = os.path.join(work_dir, f"{network}-{dataset}" + (f"-{backbone}" if backbone != "original" else ""))
+def run_one(network, dataset, backbone, options, work_dir, data_dir, stamp, redo, threads):
+    """Train one network on one data set, backbone and options unless its outputs are current;
+    its results row."""
+    name = "-".join([network, dataset] + ([backbone] if backbone != "original" else [])
+                    + [option.lstrip("-") for option in options])
+    folder = os.path.join(work_dir, name)
     metrics_path = os.path.join(folder, f"{network}-{dataset}-metrics.json")
     stamp_path = os.path.join(folder, "stamp.json")
     # The thread count is part of what made the numbers: float sums split across threads
     # round differently.
-    wanted = {"source": stamp, "options": train_options(network, dataset, backbone), "threads": threads}
+    wanted = {"source": stamp, "options": train_options(network, dataset, backbone, options), "threads": threads}
     if not redo and os.path.isfile(stamp_path) and os.path.isfile(metrics_path):
         with open(stamp_path) as f:
             if json.load(f) == wanted:
-                return results_row(metrics_path), folder, True
+                return results_row(metrics_path, options), folder, True
     os.makedirs(folder, exist_ok=True)
     command = [sys.executable, os.path.join(ROOT, "train.py"), *wanted["options"],
                "--output", folder, "--data-dir", data_dir]
@@ -145,19 +166,17 @@ def run_one(network, dataset, backbone, work_dir, data_dir, stamp, redo, threads
         raise RuntimeError(f"{network} on {dataset} failed (exit {finished.returncode}); "
                            f"see {os.path.join(folder, 'train.log')}")
     write_atomically(stamp_path, json.dumps(wanted).encode())
-    return results_row(metrics_path), folder, False
+    return results_row(metrics_path, options), folder, False
 
 
-def results_row(metrics_path):
+def results_row(metrics_path, options):
     with open(metrics_path) as f:
         document = json.load(f)
     if not document["complete"]:
         raise RuntimeError(f"{metrics_path} records an incomplete run")
     final, configuration = document["final"], document["configuration"]
-    recipe = RECIPES.get((configuration.get("backbone", "original"), configuration["network"],
-                          configuration["dataset"]), ())
     return {"network": configuration["network"], "backbone": configuration.get("backbone", "original"),
-            "options": " ".join(recipe),
+            "options": " ".join(options),
             "dataset": configuration["dataset"],
             "epochs": document["epochs_completed"],
             **{key: final[key] for key in ("knn_accuracy", "precision_at_1", "map_at_r")},
@@ -165,32 +184,33 @@ def results_row(metrics_path):
             "device": document["environment"]["device"]}
 
 
-def copy_figures(network, dataset, folder, output):
-    names = ["testing-set-embedding.png"]
-    if network == DEFAULT_NETWORK:
-        names.append("latent-space-development.gif")
-    for name in names:
-        source = os.path.join(folder, f"{network}-{dataset}-{name}")
-        with open(source, "rb") as f:
-            write_atomically(os.path.join(output, os.path.basename(source)), f.read())
+def copy_figure(network, dataset, name, folder, output):
+    source = os.path.join(folder, f"{network}-{dataset}-{name}")
+    with open(source, "rb") as f:
+        write_atomically(os.path.join(output, os.path.basename(source)), f.read())
+
+
+def run_key(row):
+    """A results row's run: (network, data set, backbone, options)."""
+    return row["network"], row["dataset"], row.get("backbone", "original"), row.get("options", "")
 
 
 def table_order(key):
-    network, dataset, backbone = key
+    network, dataset, backbone, options = key
     networks, datasets, backbones = list(EXPERIMENTS), list(DATASET_NAMES), list(BACKBONES)
     return (networks.index(network) if network in networks else len(networks),
-            backbones.index(backbone) if backbone in backbones else len(backbones),
+            backbones.index(backbone) if backbone in backbones else len(backbones), options,
             datasets.index(dataset) if dataset in datasets else len(datasets))
 
 
-def best_backbones(rows):
-    """{(network, dataset): the backbone whose run scored the highest 5-NN accuracy}."""
+def best_runs(rows):
+    """{(network, dataset): the run (run_key) that scored the highest 5-NN accuracy}."""
     best = {}
     for row in rows:
         key = row["network"], row["dataset"]
         if key not in best or row["knn_accuracy"] > best[key]["knn_accuracy"]:
             best[key] = row
-    return {key: row["backbone"] for key, row in best.items()}
+    return {key: run_key(row) for key, row in best.items()}
 
 
 def markdown_table(rows):
@@ -281,16 +301,15 @@ def main(argv=None):
     rows, folders = {}, {}
     threads = max(1, (os.cpu_count() or 1) // args.jobs)
     with concurrent.futures.ThreadPoolExecutor(max_workers=args.jobs) as pool:
-        futures = {pool.submit(run_one, network, dataset, backbone, args.work_dir, args.data_dir, stamp,
-                               args.redo, threads):
-                   (network, dataset, backbone) for network, dataset, backbone in runs}
+        futures = {pool.submit(run_one, *run, args.work_dir, args.data_dir, stamp, args.redo, threads): run
+                   for run in runs}
         print(f"{len(runs)} runs, {args.jobs} at a time; logs in {args.work_dir}", flush=True)
         for done, future in enumerate(concurrent.futures.as_completed(futures), start=1):
-            network, dataset, backbone = futures[future]
+            network, dataset, backbone, options = futures[future]
             row, folder, skipped = future.result()
-            rows[network, dataset, backbone] = row
-            folders[network, dataset, backbone] = folder
-            print(f"[{done}/{len(runs)}] {network} on {dataset}, {backbone}: "
+            rows[run_key(row)] = row
+            folders[run_key(row)] = folder
+            print(f"[{done}/{len(runs)}] {network} on {dataset}, {' '.join([backbone, *options])}: "
                   f"{'current, skipped' if skipped else 'trained'}, 5-NN accuracy "
                   f"{row['knn_accuracy']:.4f}  ({time.perf_counter() - started:.0f} s so far)", flush=True)
 
@@ -299,12 +318,14 @@ def main(argv=None):
     if os.path.isfile(results_path):
         with open(results_path) as f:
             for row in json.load(f)["runs"]:
-                rows.setdefault((row["network"], row["dataset"], row.get("backbone", "original")),
-                                {"backbone": "original", "options": "", **row})
+                rows.setdefault(run_key(row), {"backbone": "original", "options": "", **row})
     ordered = [rows[key] for key in sorted(rows, key=table_order)]
-    for (network, dataset), backbone in best_backbones(ordered).items():   # the gallery's figures
-        if (network, dataset, backbone) in folders:
-            copy_figures(network, dataset, folders[network, dataset, backbone], args.output)
+    for (network, dataset), key in best_runs(ordered).items():   # the gallery's figures
+        if key in folders:
+            copy_figure(network, dataset, "testing-set-embedding.png", folders[key], args.output)
+    for key, folder in folders.items():   # Fig. 1, from the README's first command
+        if key[0] == DEFAULT_NETWORK and key[2:] == ("original", ""):
+            copy_figure(*key[:2], "latent-space-development.gif", folder, args.output)
     provenance = {"commit": source, "command": portable_command(sys.argv[1:] if argv is None else argv),
                   "machine": f"{os.cpu_count()} CPU cores, {threads} torch thread{'s' if threads > 1 else ''} "
                              f"per run, {args.jobs} run{'s' if args.jobs > 1 else ''} at a time, "

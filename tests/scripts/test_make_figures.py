@@ -26,7 +26,7 @@ def make_figures(tiny_data, tmp_path, *options):
 @pytest.mark.slow
 def test_figures_table_and_diagram_then_skips_current_runs(tiny_data, tmp_path):
     first = make_figures(tiny_data, tmp_path)
-    assert first.stdout.count("trained") == 2
+    assert first.stdout.count("trained") == 3   # siamese-contrastive at its defaults and its recipe
     output = tmp_path / "output"
     assert sorted(os.listdir(output)) == [
         "embedding-classification-MNIST-testing-set-embedding.png",
@@ -36,23 +36,25 @@ def test_figures_table_and_diagram_then_skips_current_runs(tiny_data, tmp_path):
     assert iio.imread(output / "siamese-contrastive-MNIST-latent-space-development.gif",
                       index=None).shape[0] == 10  # default epochs, one frame each
     results = json.loads((output / "results.json").read_text())
-    assert [(row["network"], row["dataset"]) for row in results["runs"]] == [
-        ("embedding-classification", "MNIST"), ("siamese-contrastive", "MNIST")]
+    assert [(row["network"], row["dataset"], row["options"]) for row in results["runs"]] == [
+        ("embedding-classification", "MNIST", ""), ("siamese-contrastive", "MNIST", ""),
+        ("siamese-contrastive", "MNIST", "--shift 1")]
     for row in results["runs"]:
         assert row["epochs"] == 10 and 0 <= row["knn_accuracy"] <= 1 and row["device"] == "cpu"
-        metrics = json.loads((tmp_path / "work" / f"{row['network']}-MNIST" /
-                              f"{row['network']}-MNIST-metrics.json").read_text())
+        folder = f"{row['network']}-MNIST" + ("-shift-1" if row["options"] else "")
+        metrics = json.loads((tmp_path / "work" / folder / f"{row['network']}-MNIST-metrics.json").read_text())
         assert row["knn_accuracy"] == metrics["final"]["knn_accuracy"]
+        assert metrics["configuration"]["shift"] == (1 if row["options"] else 0)
     table = (output / "results.md").read_text()
     assert "| siamese-contrastive | original |  | MNIST | " in table and "commit" in table
     assert iio.imread(tmp_path / "architectures.png").shape[1] > 800
 
     again = make_figures(tiny_data, tmp_path)
-    assert again.stdout.count("current, skipped") == 2
+    assert again.stdout.count("current, skipped") == 3
     assert json.loads((output / "results.json").read_text())["runs"] == results["runs"]
 
     redone = make_figures(tiny_data, tmp_path, "--redo", "--networks", "siamese-contrastive")
-    assert redone.stdout.count("trained") == 1
+    assert redone.stdout.count("trained") == 2
     # Deterministic: the same seed on the same machine gives the same numbers.
     rerun = json.loads((output / "results.json").read_text())["runs"]
     assert [row["knn_accuracy"] for row in rerun] == [row["knn_accuracy"] for row in results["runs"]]
@@ -67,11 +69,11 @@ def test_the_table_names_the_commit_as_it_was_before_the_figures_changed_it(tmp_
     row = {"network": "siamese-contrastive", "backbone": "original", "dataset": "MNIST", "epochs": 1, "knn_accuracy": 0.5,
            "precision_at_1": 0.5, "map_at_r": 0.5, "train_seconds": 1.0, "device": "cpu"}
     monkeypatch.setattr(script, "run_one", lambda *args: (row, str(tmp_path), False))
-    monkeypatch.setattr(script, "copy_figures", lambda *args: events.append("figures"))
+    monkeypatch.setattr(script, "copy_figure", lambda *args: events.append("figures"))
     monkeypatch.setattr(script, "commit", lambda: events.append("commit") or "abc1234")
     script.main(["--networks", "siamese-contrastive", "--datasets", "MNIST", "--output",
                  str(tmp_path / "output"), "--diagram", str(tmp_path / "architectures.png")])
-    assert events == ["commit", "figures"]
+    assert events == ["commit", "figures", "figures"]   # the embedding and the GIF
     assert json.loads((tmp_path / "output" / "results.json").read_text())["commit"] == "abc1234"
 
 
@@ -82,7 +84,7 @@ def provenance_of(tmp_path, monkeypatch, *options):
     row = {"network": "siamese-contrastive", "backbone": "original", "dataset": "MNIST", "epochs": 1, "knn_accuracy": 0.5,
            "precision_at_1": 0.5, "map_at_r": 0.5, "train_seconds": 1.0, "device": "cpu"}
     monkeypatch.setattr(script, "run_one", lambda *args: (row, str(tmp_path), False))
-    monkeypatch.setattr(script, "copy_figures", lambda *args: None)
+    monkeypatch.setattr(script, "copy_figure", lambda *args: None)
     monkeypatch.setattr(script, "commit", lambda: "abc1234")
     script.main(["--networks", "siamese-contrastive", "--datasets", "MNIST", "--jobs", "1",
                  "--output", str(tmp_path / "output"), "--diagram", str(tmp_path / "architectures.png"),
@@ -116,23 +118,35 @@ def test_the_provenance_line_names_the_data_variable_and_keeps_a_relative_path(t
     assert "--data-dir ../shared/datasets" in command
 
 
-def test_the_gallery_shows_the_backbone_with_the_best_accuracy():
+def test_the_gallery_shows_the_run_with_the_best_accuracy():
     sys.path.insert(0, os.path.join(ROOT, "scripts"))
     import make_figures as script
-    rows = [{"network": "vae", "dataset": "MNIST", "backbone": "original", "knn_accuracy": 0.7},
-            {"network": "vae", "dataset": "MNIST", "backbone": "wide", "knn_accuracy": 0.8},
-            {"network": "siamese-contrastive", "dataset": "MNIST", "backbone": "original", "knn_accuracy": 0.99},
-            {"network": "siamese-contrastive", "dataset": "MNIST", "backbone": "wide", "knn_accuracy": 0.98}]
-    assert script.best_backbones(rows) == {("vae", "MNIST"): "wide", ("siamese-contrastive", "MNIST"): "original"}
+    rows = [{"network": "vae", "dataset": "MNIST", "backbone": "original", "options": "", "knn_accuracy": 0.7},
+            {"network": "vae", "dataset": "MNIST", "backbone": "wide", "options": "", "knn_accuracy": 0.8},
+            {"network": "siamese-contrastive", "dataset": "MNIST", "backbone": "original", "options": "",
+             "knn_accuracy": 0.98},
+            {"network": "siamese-contrastive", "dataset": "MNIST", "backbone": "original", "options": "--shift 1",
+             "knn_accuracy": 0.99},
+            {"network": "siamese-contrastive", "dataset": "MNIST", "backbone": "wide", "options": "",
+             "knn_accuracy": 0.97}]
+    assert script.best_runs(rows) == {("vae", "MNIST"): ("vae", "MNIST", "wide", ""),
+                                      ("siamese-contrastive", "MNIST"):
+                                          ("siamese-contrastive", "MNIST", "original", "--shift 1")}
     assert "--backbone" not in script.train_options("vae", "MNIST")
+    # The README's Fig. 1 is its first command's run: only that one draws the GIF.
+    assert "--animation" in script.train_options("siamese-contrastive", "MNIST")
+    assert "--animation" not in script.train_options("siamese-contrastive", "MNIST", options=("--shift", "1"))
 
 
 def test_other_backbones_run_the_tables_networks_with_their_recipe():
     sys.path.insert(0, os.path.join(ROOT, "scripts"))
     import make_figures as script
     runs = script.planned_runs(["siamese-contrastive", "online-contrastive"], ["MNIST"], ["original", "wide"])
-    assert runs == [("siamese-contrastive", "MNIST", "original"), ("online-contrastive", "MNIST", "original"),
-                    ("online-contrastive", "MNIST", "wide")]
-    options = script.train_options("online-contrastive", "MNIST", "wide")
+    # `original` runs every network at its defaults (the floors' rows), and a recipe beside it.
+    assert runs == [("siamese-contrastive", "MNIST", "original", ()),
+                    ("siamese-contrastive", "MNIST", "original", ("--shift", "1")),
+                    ("online-contrastive", "MNIST", "original", ()),
+                    ("online-contrastive", "MNIST", "wide", ("--shift", "2", "--lr", "0.005"))]
+    options = script.train_options(*runs[-1])
     assert options[options.index("--backbone"):] == ["--backbone", "wide", "--shift", "2", "--lr", "0.005"]
     assert script.train_options("online-contrastive", "MNIST") == ["online-contrastive", "MNIST", "--seed", "0"]
