@@ -79,14 +79,14 @@ def set_up(config: Config, world: World = ALONE) -> Run:
                           + ", or a folder of images, <folder>/<class>/<image>")
     device = resolve_device(config.device)
     check_output_folder(config.output)
-    try:
-        with out_of_memory_explained(device, "the data sets did not fit (they are held there whole, "
-                                             "as bytes); free some memory, or try a smaller --image-size" +
-                                             (", or --device cpu" if device.type != "cpu" else "")):
-            data = load_dataset(config.dataset, config.data_dir, device, config.image_size,
-                                config.test_fraction, config.seed, progress=sys.stderr.isatty())
-    except DatasetError as error:
-        raise ConfigError(str(error)) from None
+    data = None
+    # Process 0 loads first and the others after it: a download, or a folder's first decoding
+    # into the cache, happens once, and one that fails has removed what it made before another
+    # process looks (several downloading at once left an empty folder behind).
+    for turn in ("first", "after"):
+        with world.agreement():
+            if world.is_main == (turn == "first"):
+                data = _load_data(config, device)
     train, test = data.train, data.test
     ignored = ignored_option_warnings(config, canonical_network(config.network), data.source)
     if config.classes_per_batch is None and "classes_per_batch" in experiment.settings:
@@ -143,6 +143,17 @@ def set_up(config: Config, world: World = ALONE) -> Run:
                                       steps_done=(run.first_epoch - 1 - run.cycle_start) * len(sampler))
     run.training_model = world.wrap(model)   # after the checkpoint: every process holds the same weights
     return run
+
+
+def _load_data(config: Config, device: torch.device):
+    try:
+        with out_of_memory_explained(device, "the data sets did not fit (they are held there whole, "
+                                             "as bytes); free some memory, or try a smaller --image-size" +
+                                             (", or --device cpu" if device.type != "cpu" else "")):
+            return load_dataset(config.dataset, config.data_dir, device, config.image_size,
+                                config.test_fraction, config.seed, progress=sys.stderr.isatty())
+    except DatasetError as error:
+        raise ConfigError(str(error)) from None
 
 
 def validation_batches(experiment: Experiment, test: Split, config: Config) -> list:

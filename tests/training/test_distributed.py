@@ -228,6 +228,35 @@ def test_two_processes_share_every_batch_loss_exactly_and_take_their_decisions_t
     assert message.startswith("process 0 of 2 lost contact with the others (") and waited < 60
 
 
+def _loading_times(tiny_data):
+    """In each of two processes: set a run up, its data loading slowed down in process 0; when
+    this process began and ended loading."""
+    from training import distributed, setup
+    from training.config import Config
+    world, times, load = distributed.init("cpu"), [], setup.load_dataset
+
+    def slow_in_process_0(*args, **kwargs):
+        times.append(time.time())
+        time.sleep(1.0 if world.rank == 0 else 0.0)
+        data = load(*args, **kwargs)
+        times.append(time.time())
+        return data
+    setup.load_dataset = slow_in_process_0
+    setup.set_up(Config("online-contrastive", "MNIST", data_dir=tiny_data, output="unused"), world)
+    world.close()
+    return times
+
+
+@pytest.mark.slow
+def test_process_0_loads_the_data_before_the_others_so_a_download_happens_once(tiny_data):
+    # Two processes downloading into one folder at once left an empty folder behind when the
+    # download failed: each removed only the folders it had made itself.
+    results = in_processes(_loading_times, tiny_data)
+    assert not any(isinstance(result, BaseException) for result in results.values()), results
+    (began_0, ended_0), (began_1, _) = results[0], results[1]
+    assert began_1 >= ended_0 > began_0 + 0.9
+
+
 def test_the_environment_torchrun_sets_is_checked_before_anything_starts(monkeypatch):
     from training import distributed
     from training.errors import ConfigError
