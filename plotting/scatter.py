@@ -227,7 +227,13 @@ def _fit_title(figure, axes, title):
         width, room = _title_width_and_room(figure, axes, title)
         if width <= room:
             return
-        lines = title.get_text().splitlines()
-        columns = max(8, int(max(map(len, lines)) * room / width) - 1)
-        title.set_text("\n".join(textwrap.fill(line, columns, break_on_hyphens=False) for line in lines))
+        title.set_text(wrapped_to_fit(title.get_text(), width, room))
     figure.tight_layout()
+
+
+def wrapped_to_fit(text: str, width: float, room: float) -> str:
+    """`text`, drawn `width` pixels wide, with its lines wrapped at word breaks to fit in about
+    `room` pixels (by its characters' mean width: measure again, and wrap again if need be)."""
+    lines = text.splitlines()
+    columns = max(8, int(max(map(len, lines)) * room / width) - 1)
+    return "\n".join(textwrap.fill(line, columns, break_on_hyphens=False) for line in lines)
