@@ -14,8 +14,10 @@ import json
 import os
 import sys
 
+from datasets.names import shown
 from embed import add_common_options, load_model, positive_int
 from train import HelpFormatter, OneLineParser
+from training.config import DATA_DIR_VARIABLE
 from training.errors import RunError, run_command
 
 FILES = {"figure": "search.png", "results": "search.json"}
@@ -50,6 +52,23 @@ def precision(query_label, neighbour_labels):
     if query_label is None or not neighbour_labels or any(label is None for label in neighbour_labels):
         return None
     return sum(label == query_label for label in neighbour_labels) / len(neighbour_labels)
+
+
+def not_found(path, data_dir, every=False):
+    """Where the gallery image recorded as `path` (an embed.py npz records MNIST's images as
+    'MNIST:test/<index>', files by the path it was given) was looked for, and what finds it;
+    `every`: none of the neighbours' images was found, not only this one."""
+    from training.inputs import dataset_item
+
+    item = dataset_item(path)
+    if item is not None:
+        return (f"{path} was looked for in {shown(os.path.join(data_dir, item[0], 'raw'))}; pass --data-dir "
+                f"with the folder embed.py read {item[0]} from, or set ${DATA_DIR_VARIABLE}")
+    where = f"{shown(path)} does not exist" + ("" if os.path.isabs(path) else f" in {shown(os.getcwd())}")
+    if every:
+        return (f"{where}; run search.py in the folder embed.py ran in (it records the paths it was "
+                f"given), or embed the gallery again")
+    return f"{where}; the gallery changed since it was embedded: embed it again (embed.py) to search it as it is"
 
 
 def run(args, embed=None):
@@ -106,6 +125,13 @@ def run(args, embed=None):
 
     flat = [gallery.paths[i] for i in indices.flatten().tolist()]
     pixels, found = thumbnails(flat, trained.channels, trained.image_size, args.data_dir)
+    missing = [path for path, ok in zip(flat, found.tolist()) if not ok]
+    if missing and len(missing) == len(flat):   # a picture of nothing: say what would find them
+        raise RunError(f"none of the {len(flat):,} neighbours' images can be found to draw "
+                       f"{FILES['figure']}: {not_found(missing[0], args.data_dir, every=True)}")
+    if missing:
+        print(f"search.py: warning: {len(missing):,} of the {len(flat):,} neighbours' images could not be "
+              f"found and are drawn as 'not found': {not_found(missing[0], args.data_dir)}", file=sys.stderr)
     shape = (len(paths), k, trained.channels, trained.image_size, trained.image_size)
     network, dataset = trained.identity.get("network", "model"), trained.identity.get("dataset", "?")
     title = f"{network} ({dataset}): the {k} nearest of {len(gallery):,} gallery images"

@@ -30,16 +30,18 @@ def split_files(name, train):
     return f"{prefix}-images-idx3-ubyte", f"{prefix}-labels-idx1-ubyte"
 
 
-def load_split(name: str, root: str, train: bool, device="cpu") -> Split:
+def load_split(name: str, root: str, train: bool, device="cpu", download=True) -> Split:
     """Load the training (`train=True`) or test split of `name` ('MNIST' or 'FashionMNIST', as
     `canonical_dataset_name` spells it) from `root` onto `device`, images (N, 1, 28, 28).
 
-    Downloads through torchvision when the files are missing; raises DatasetError with a
-    one-line explanation when they cannot be had or are corrupt.
+    Downloads through torchvision when the files are missing (unless `download` is False);
+    raises DatasetError with a one-line explanation when they cannot be had or are corrupt.
     """
     raw_folder = os.path.join(root, name, "raw")
     wanted = [f for is_train in (True, False) for f in split_files(name, is_train)]
     if not all(os.path.isfile(os.path.join(raw_folder, f)) for f in wanted):
+        if not download:
+            raise DatasetError(f"{name} is not in {raw_folder} (expected {', '.join(wanted)})")
         _download(name, root, raw_folder, wanted)
 
     image_file, label_file = (os.path.join(raw_folder, f) for f in split_files(name, train))

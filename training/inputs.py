@@ -261,7 +261,8 @@ def dataset_item(path: str):
 
 def thumbnails(paths: list, channels: int, size: int, data_dir: str) -> tuple:
     """(uint8 (N, channels, size, size), bool (N,) found) of recorded paths, for figures: a file
-    or data set image that cannot be read any more is left blank rather than refused."""
+    or data set image that cannot be read any more is left blank rather than refused (the
+    caller says so). A data set missing from `data_dir` is not downloaded for a thumbnail."""
     pixels = torch.full((len(paths), channels, size, size), 255, dtype=torch.uint8)
     found = torch.zeros(len(paths), dtype=torch.bool)
     splits = {}
@@ -273,7 +274,12 @@ def thumbnails(paths: list, channels: int, size: int, data_dir: str) -> tuple:
             else:
                 name, index = item
                 if name not in splits:
-                    splits[name] = load_split(name, data_dir, train=False)
+                    try:
+                        splits[name] = load_split(name, data_dir, train=False, download=False)
+                    except DatasetError:   # not there, or corrupt: tried once
+                        splits[name] = None
+                if splits[name] is None:
+                    continue
                 pixels[position] = resized(splits[name].images[index:index + 1], channels, size)[0]
             found[position] = True
         except Exception:  # a moved or deleted file, data no longer there: drawn blank

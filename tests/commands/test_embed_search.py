@@ -468,3 +468,76 @@ def test_help_still_shows_gallery_as_required(capsys):
         search.parse_args(["--help"])
     usage = capsys.readouterr().out
     assert " --gallery FOLDER_OR_DATA_SET_OR_NPZ" in usage and "[--gallery" not in usage
+
+
+def test_a_gallery_whose_images_cannot_be_found_is_refused_naming_the_remedy(tiny_data, tmp_path, monkeypatch,
+                                                                             capsys):
+    """An npz records MNIST's images as 'MNIST:test/<index>' and files by the path embed.py was
+    given: without the folder that holds them, search.png would be a picture of nothing."""
+    import embed
+    import search
+
+    model = tmp_path / "model.pt"
+    write_checkpoint(model)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "photos").mkdir()
+    for i in range(3):
+        Image.fromarray(np.full((28, 28), 80 * i, dtype=np.uint8)).save(tmp_path / "photos" / f"{i}.png")
+    for source, output in [("mnist", "digits"), ("photos", "mine")]:
+        assert embed.main([str(model), source, "--data-dir", tiny_data, "--output", output, "--device", "cpu"]) == 0
+    query = tmp_path / "query.png"
+    Image.fromarray(np.zeros((28, 28), dtype=np.uint8)).save(query)
+    capsys.readouterr()
+    import datasets.mnist
+    downloads = []
+    monkeypatch.setattr(datasets.mnist, "_download", lambda *args: downloads.append(args) or 1 / 0)
+    search_digits = [str(model), str(query), "--gallery", str(tmp_path / "digits" / "embeddings.npz"), "-k", "4",
+                     "--output", str(tmp_path / "out"), "--device", "cpu"]
+    assert search.main([*search_digits, "--data-dir", str(tmp_path / "nowhere")]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and error.startswith("search.py: error: none of the 4 neighbours' images "), error
+    assert f"{tmp_path / 'nowhere' / 'MNIST' / 'raw'}; pass --data-dir" in error and "$SIAMESE_DATA_DIR" in error
+    assert not (tmp_path / "out").exists() and downloads == []   # a thumbnail is no reason to download MNIST
+
+    (tmp_path / "elsewhere").mkdir()
+    monkeypatch.chdir(tmp_path / "elsewhere")   # the npz's paths are relative to where embed.py ran
+    assert search.main([str(model), str(query), "--gallery", str(tmp_path / "mine" / "embeddings.npz"), "-k", "2",
+                        "--output", str(tmp_path / "out"), "--device", "cpu"]) == 2
+    error = capsys.readouterr().err
+    assert error.count("\n") == 1 and f"does not exist in {tmp_path / 'elsewhere'}" in error, error
+    assert "run search.py in the folder embed.py ran in" in error and not (tmp_path / "out").exists()
+
+    assert search.main([*search_digits, "--data-dir", tiny_data]) == 0
+    assert capsys.readouterr().err == ""
+
+
+def test_gallery_images_gone_since_embedding_are_counted_in_a_warning(tmp_path, monkeypatch, capsys):
+    """Some neighbours' files deleted since embed.py read them: their tiles say 'not found', one
+    warning line counts them, and the neighbours listed are the same as before."""
+    import embed
+    import search
+
+    model = tmp_path / "model.pt"
+    write_checkpoint(model)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "photos").mkdir()
+    for i in range(5):
+        Image.fromarray(np.full((28, 28), 50 * i, dtype=np.uint8)).save(tmp_path / "photos" / f"{i}.png")
+    assert embed.main([str(model), "photos", "--output", "gallery", "--device", "cpu"]) == 0
+    query = tmp_path / "query.png"
+    Image.fromarray(np.full((28, 28), 60, dtype=np.uint8)).save(query)
+    argv = [str(model), str(query), "--gallery", "gallery/embeddings.npz", "-k", "5", "--output", "out",
+            "--device", "cpu"]
+    records = []
+    for deleted in ([], ["1.png", "3.png"]):
+        for name in deleted:
+            (tmp_path / "photos" / name).unlink()
+        capsys.readouterr()
+        assert search.main(argv) == 0
+        records.append(json.loads((tmp_path / "out" / "search.json").read_text()))
+        error = capsys.readouterr().err
+    assert error.count("\n") == 1 and error.startswith(
+        "search.py: warning: 2 of the 5 neighbours' images could not be found and are drawn as 'not found': "), error
+    assert "embed it again" in error
+    assert records[0] == records[1]
+    assert (tmp_path / "out" / "search.png").stat().st_size > 0
