@@ -144,7 +144,7 @@ PROFILED = (
     ("training.outputs", "embed", "evaluation", False),     # the end of a run stopped early
     ("training.loop", "save_checkpoint", "file writing", True),
     ("training.loop", "write_metrics", "file writing", True),
-    ("training.loop", "remove_earlier_run", "file writing", False),   # not when resuming
+    ("training.loop", "remove_earlier_run", "file writing", False),   # once, after the first epoch
     ("training.loop", "write_results", "file writing", True),
     ("training.outputs", "embeddings_npz", "file writing", True),
     ("training.outputs", "write_atomically", "file writing", True),

@@ -10,6 +10,7 @@ trains its rows of every batch, process 0 alone evaluates, shows the log and wri
 (`master_process`), and the others wait for it at the next collective.
 """
 
+import os
 import signal
 import time
 
@@ -87,8 +88,9 @@ def train(config: Config, world: distributed.World, show_progress: bool | None) 
                             progress.line(warning)
                         save_checkpoint(paths["checkpoint"], run)
                         saved = paths["checkpoint"]
-                        if config.resume is None and epoch == 1:
-                            remove_earlier_run(config)   # this run's files replace an earlier run's
+                        if epoch == run.first_epoch:   # this run's files replace an earlier run's
+                            remove_earlier_run(config, resumed_in_place=config.resume is not None and
+                                               os.path.realpath(config.resume) == os.path.realpath(saved))
                         # The figures and embeddings come at the end: until then these two are all
                         # this run has written.
                         record(files={"metrics": paths["metrics"], "checkpoint": saved})

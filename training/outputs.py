@@ -2,9 +2,9 @@
 
 `<output>/<network>-<dataset>-` followed by FILES' names (the original project's), plus an
 experiment's own figures (the vae's manifold and reconstructions). One run owns one prefix:
-a new run (not a --resume) removes the earlier run's files of that prefix once its own first
-epoch is saved, so a folder never mixes two runs, and an earlier run's results survive a new
-run that fails before it has any of its own.
+a new run removes the earlier run's files of that prefix once its own first epoch is saved
+(a resumed run, only those it will not write again), so a folder never mixes two runs, and an
+earlier run's results survive a new run that fails before it has any of its own.
 """
 
 import contextlib
@@ -40,12 +40,20 @@ def planned_paths(config: Config) -> dict:
             if key != "animation" or config.animation is not None}
 
 
-def remove_earlier_run(config: Config) -> list:
-    """Remove the files an earlier run left under this run's prefix, except metrics.json and
-    model.pt, which this run has just replaced; returns the paths removed. Only the names a
-    run writes are touched: a user's other files in the folder stay."""
-    names = [name for key, name in FILES.items() if key not in ("metrics", "checkpoint")]
-    names += [f"{key}.png" for key in EXTRA_FIGURES]
+def remove_earlier_run(config: Config, resumed_in_place: bool = False) -> list:
+    """Remove the files an earlier run left under this run's prefix that would otherwise stand
+    beside this run's as if they were its own; returns the paths removed. Called once this
+    run's first epoch has replaced metrics.json and model.pt.
+
+    For a new run that is every other file: they are another run's. A run resumed in the folder
+    of its checkpoint (`resumed_in_place`) keeps its own earlier files, replaced at its end, but
+    loses those it will not write: the GIF, resumed without --animation, as a new run without
+    it would. Only the names a run writes are touched: a user's other files in the folder stay."""
+    if resumed_in_place:
+        names = [name for key, name in FILES.items() if key not in planned_paths(config)]
+    else:
+        names = [name for key, name in FILES.items() if key not in ("metrics", "checkpoint")]
+        names += [f"{key}.png" for key in EXTRA_FIGURES]
     removed = []
     for name in names:
         path = config.prefix + name

@@ -156,6 +156,21 @@ def test_resuming_with_the_same_settings_goes_on_and_without_animation_writes_no
     assert not list(tmp_path.glob("*.gif"))
 
 
+def test_resuming_in_place_without_animation_removes_the_earlier_gif(finished, tiny_data, tmp_path):
+    """A GIF of the first epochs must not stand beside files of more epochs, unlisted in
+    metrics.json: a new run without --animation removes an earlier GIF, and so does a resumed one."""
+    import shutil
+    shutil.copytree(finished, tmp_path, dirs_exist_ok=True)
+    gif = tmp_path / "triplet-loss-net-MNIST-latent-space-development.gif"
+    assert gif.exists()
+    result = resume(tiny_data, tmp_path, tmp_path / "triplet-loss-net-MNIST-model.pt",
+                    "--batch-size", 16, "--lr", 0.01, "--seed", 7)
+    assert result.returncode == 0, result.stderr
+    document = read_metrics(tmp_path)
+    assert [row["epoch"] for row in document["epochs"]] == [1, 2, 3]
+    assert not gif.exists() and "animation" not in document["files"]
+
+
 class CollapsedClassificationNet(ClassificationNet):
     """Trains as usual, but shows the evaluation a space with every image in one place."""
 
