@@ -222,8 +222,10 @@ def main(argv=None):
     except OSError as error:  # writing metrics.json or the checkpoint failed (a full disk, say)
         if error.errno is None:
             raise
+        checkpoint = getattr(error, "checkpoint", None)   # the last one, set by the loop
+        resume = f"\nresume with: {resume_command(argv, checkpoint)}" if checkpoint else ""
         print(f"train.py: error: could not write {error.filename or 'a file'} "
-              f"({error.strerror}); the run stopped, and earlier files of that name are unchanged",
+              f"({error.strerror}); the run stopped, and earlier files of that name are unchanged{resume}",
               file=sys.stderr)
         return 1
     if final is not None:   # None in torchrun's processes other than 0: process 0 says it

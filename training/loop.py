@@ -64,6 +64,7 @@ def train(config: Config, world: distributed.World, show_progress: bool | None) 
         run.initial_val_loss = validation_loss(run.model, run.experiment, run.test, run.validation_batches,
                                                config)
     saved = config.resume  # the latest checkpoint: what a stopped run falls back to
+    saved_epoch = run.first_epoch - 1   # the epoch it holds
     embeddings = None      # the last epoch's (train, test) embeddings
     stopped = None         # the RunError that stopped the run early, if one did
 
@@ -87,7 +88,7 @@ def train(config: Config, world: distributed.World, show_progress: bool | None) 
                         for warning in alarms(run, row, collapsed):
                             progress.line(warning)
                         save_checkpoint(paths["checkpoint"], run)
-                        saved = paths["checkpoint"]
+                        saved, saved_epoch = paths["checkpoint"], epoch
                         if epoch == run.first_epoch:   # this run's files replace an earlier run's
                             remove_earlier_run(config, resumed_in_place=config.resume is not None and
                                                os.path.realpath(config.resume) == os.path.realpath(saved))
@@ -103,6 +104,11 @@ def train(config: Config, world: distributed.World, show_progress: bool | None) 
                         interruption.check(epoch, after_last_batch=True)
             except (Interrupted, NonFiniteLossError, distributed.LostContactError) as error:
                 stopped = error
+            except OSError as error:   # the checkpoint or metrics.json could not be written
+                # What train.py offers to resume from once files can be written again, if any
+                # epoch is left to train.
+                error.checkpoint = saved if saved_epoch < config.epochs else None
+                raise
         lost = isinstance(stopped, distributed.LostContactError)
         if lost:
             world.close()   # (on GPUs, frees a device stream stuck in the lost collective)

@@ -6,6 +6,7 @@ call replaced.
 """
 
 import dataclasses
+import errno
 import json
 import os
 import shlex
@@ -519,6 +520,35 @@ def test_a_checkpoint_that_cannot_be_written_stops_the_run_and_keeps_the_earlier
     assert leftovers(tmp_path) == []
 
 
+def test_a_folder_that_becomes_unwritable_names_the_file_and_how_to_resume(tiny_data, tmp_path, monkeypatch,
+                                                                             capsys):
+    """metrics.json of epoch 2 cannot be written (the folder made read-only after the checkpoint,
+    simulated: as root permissions are not enforced): the line names metrics.json, not the
+    temporary file, and the next line resumes from the checkpoint of epoch 2."""
+    real_open = os.open
+    writes = []
+
+    def read_only_after_epoch_2s_checkpoint(file, flags, *args, **kwargs):
+        if str(file).endswith(".partial"):
+            writes.append(file)
+            if len(writes) == 4:   # checkpoint, metrics.json, checkpoint, metrics.json
+                raise PermissionError(errno.EPERM, "Operation not permitted", file)
+        return real_open(file, flags, *args, **kwargs)
+    monkeypatch.setattr(os, "open", read_only_after_epoch_2s_checkpoint)
+    argv = ["triplet-loss-net", "MNIST", "--epochs", "3", "--batch-size", "16", "--data-dir", tiny_data,
+            "--output", str(tmp_path)]
+    assert train_script.main(argv) == 1
+    error, command = capsys.readouterr().err.strip().splitlines()[-2:]
+    assert error == (f"train.py: error: could not write {tmp_path / (PREFIX + 'metrics.json')} (Operation "
+                     f"not permitted); the run stopped, and earlier files of that name are unchanged")
+    checkpoint = tmp_path / f"{PREFIX}model.pt"
+    assert command.startswith("resume with: python ") and command.endswith(f"--resume {checkpoint}")
+    assert torch.load(checkpoint, weights_only=True)["epoch"] == 2
+    assert [row["epoch"] for row in read_metrics(tmp_path)["epochs"]] == [1]
+    assert leftovers(tmp_path) == []
+
+
+# Out of memory.
 # Out of memory.
 
 @pytest.mark.parametrize("failure", ["out of memory", "full disk"])
