@@ -3,12 +3,14 @@
 A checkpoint holds the model's and the optimiser's state, the epoch and the epoch at which the
 learning rate's current one-cycle began, the random generators (the sampler's torch.Generator,
 torch's global generator and, for a run on a GPU, that GPU's), the history of per-epoch rows,
-the GIF frames so far and the configuration. A run resumed from it draws the
-same batches and ends with the same numbers as one that was never interrupted.
+the GIF frames so far, the configuration and what the data were (classes, normalisation,
+image counts). A run resumed from it, on the same data, draws the same batches and ends with
+the same numbers as one that was never interrupted.
 """
 
 import dataclasses
 import io
+import math
 import os
 
 import torch
@@ -49,6 +51,8 @@ def save_checkpoint(path: str, run) -> None:
         "hyperparameters": run.model.hyperparameters,
         "preprocessing": {"mean": list(run.train.mean), "std": list(run.train.std),
                           "class_names": list(run.train.class_names)},
+        # With the preprocessing, what says a resumed run sees the same data (check_same_data).
+        "images": {"train": len(run.train), "test": len(run.test)},
         "initial_val_loss": run.initial_val_loss,
         "alarms": run.alarms,
         # Pairs or triplets per image an epoch (datasets/samplers.py): one before there was a choice.
@@ -129,6 +133,55 @@ def check_same_epoch(path: str, state: dict, sampler) -> None:
     if held != now:
         raise RunError(f"--resume {path} was trained on {held} pair(s) or triplet(s) of every image an epoch, "
                        f"and this version draws {now}; train it again (embed.py and search.py still read it)")
+
+
+def check_same_data(path: str, state: dict, train, test, dataset: str) -> None:
+    """A RunError if the `train` and `test` splits this run read from `dataset` (as given) are
+    not the data the checkpoint `state` at `path` was trained on: other classes, channels or
+    image size (its weights would not fit the network built for them), or other images (other
+    counts, or other normalisation statistics). The restored weights would otherwise go on
+    training on other data, normalised otherwise, and metrics.json would mix epochs of two
+    data sets. Only what the checkpoint records is compared: older ones lack the counts, and
+    the oldest (MNIST and FashionMNIST, which do not change) the preprocessing too."""
+    then = state.get("preprocessing")
+    if then is None:
+        return
+
+    def refused(was, now):
+        return RunError(f"--resume {path} was trained on {was}; {dataset} now {now}: a resumed run must "
+                        f"see the same data, so restore it or train afresh without --resume")
+    classes, names = then["class_names"], list(train.class_names)
+    if classes != names:
+        added, gone = [n for n in names if n not in classes], [n for n in classes if n not in names]
+        change = ", ".join([f"{_few(added)} added"] * bool(added) + [f"{_few(gone)} gone"] * bool(gone))
+        raise refused(f"{len(classes)} classes", f"has {len(names)} ({change or 'in another order'})")
+    channels = len(then["mean"])
+    size = (state.get("hyperparameters") or {}).get("image_size", train.shape[-1])   # older: 28, MNIST's
+    if (channels, size) != (train.shape[0], train.shape[-1]):
+        raise refused(_images(channels, size), f"gives {_images(train.shape[0], train.shape[-1])}")
+    counts = state.get("images")
+    if counts is not None and (counts["train"], counts["test"]) != (len(train), len(test)):
+        raise refused(f"{counts['train']} training and {counts['test']} test images of {len(classes)} classes",
+                      f"has {len(train)} and {len(test)} of {len(names)}")
+    statistics = {"mean": (then["mean"], train.mean), "std": (then["std"], train.std)}
+    for name, (was, now) in statistics.items():
+        if not all(math.isclose(a, b, rel_tol=1e-9) for a, b in zip(was, now)):
+            raise refused(f"images of pixel {name} {_values(was)}",
+                          f"has images of pixel {name} {_values(now)}, as many but not the same")
+
+
+def _few(names: list, shown: int = 3) -> str:
+    """Up to `shown` of `names`, and how many more."""
+    more = f" and {len(names) - shown} more" if len(names) > shown else ""
+    return ", ".join(names[:shown]) + more
+
+
+def _images(channels: int, size: int) -> str:
+    return f"{channels}-channel images of {size}x{size} pixels"
+
+
+def _values(values) -> str:
+    return ", ".join(f"{value:.6g}" for value in values)
 
 
 def named_as_first_run(config, state: dict):

@@ -17,7 +17,7 @@ from torch import nn
 from datasets import ClassTable, DatasetError, Split, canonical_dataset_name, load_dataset
 from datasets.names import has_separator
 
-from .checkpoint import check_same_epoch, load_checkpoint, named_as_first_run, restore
+from .checkpoint import check_same_data, check_same_epoch, load_checkpoint, named_as_first_run, restore
 from .config import Config, canonical_network, unknown_name_message, validate
 from .distributed import ALONE, World
 from .errors import ConfigError, out_of_memory_explained
@@ -107,7 +107,8 @@ def set_up(config: Config, world: World = ALONE) -> Run:
             raise ConfigError(f"--backbone {config.backbone}: {error}") from None
     checkpoint = (load_checkpoint(config.resume, identity, config.epochs, settings, model)
                   if config.resume is not None else None)
-    if checkpoint is not None:
+    if checkpoint is not None:   # before its weights are loaded into a network built for this data
+        check_same_data(config.resume, checkpoint, train, test, config.dataset)
         config = named_as_first_run(config, checkpoint)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
     sampler = experiment.make_sampler(train.labels, config, train.class_names)

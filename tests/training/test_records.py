@@ -10,6 +10,7 @@ import pytest
 import torch
 
 from conftest import one_line_error, run_cli
+from datasets import Split
 from training import Config, EXPERIMENTS, run
 from training.evaluation import METRICS
 from networks import ClassificationNet
@@ -248,10 +249,12 @@ def test_a_checkpoint_restored_on_the_cpu_leaves_cuda_alone(tmp_path, monkeypatc
     optimizer = torch.optim.Adam(model.parameters())
     generator = torch.Generator().manual_seed(1)
     path = tmp_path / "model.pt"
+    pair = Split(images=torch.zeros(2, 1, 28, 28, dtype=torch.uint8), labels=torch.tensor([0, 1]),
+                 class_names=["0", "1"], mean=0.1307, std=0.3081)
     run = SimpleNamespace(model=model, optimizer=optimizer, generator=generator, device=torch.device("cpu"),
                           cycle_start=0, history=[{"epoch": 1}], frames=[], config=Config("vae", "MNIST"),
                           identity={}, initial_val_loss=None, alarms={}, sampler=None,
-                          train=SimpleNamespace(mean=(0.1307,), std=(0.3081,), class_names=["0", "1"]))
+                          train=pair, test=pair)
     save_checkpoint(path, run)
     state = torch.load(path, weights_only=True)
     assert state["cuda_rng"] == []
