@@ -196,10 +196,12 @@ def run_key(row):
 
 
 def table_order(key):
+    """Network, backbone, then a backbone's usual runs before the runs of ORIGINAL_RECIPES."""
     network, dataset, backbone, options = key
     networks, datasets, backbones = list(EXPERIMENTS), list(DATASET_NAMES), list(BACKBONES)
+    beside = options != " ".join(RECIPES.get((backbone, network, dataset), ()))
     return (networks.index(network) if network in networks else len(networks),
-            backbones.index(backbone) if backbone in backbones else len(backbones), options,
+            backbones.index(backbone) if backbone in backbones else len(backbones), beside,
             datasets.index(dataset) if dataset in datasets else len(datasets))
 
 

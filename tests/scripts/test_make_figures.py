@@ -138,6 +138,17 @@ def test_the_gallery_shows_the_run_with_the_best_accuracy():
     assert "--animation" not in script.train_options("siamese-contrastive", "MNIST", options=("--shift", "1"))
 
 
+def test_the_table_lists_a_backbones_runs_by_data_set_and_recipes_beside_the_defaults_last():
+    sys.path.insert(0, os.path.join(ROOT, "scripts"))
+    import make_figures as script
+    keys = [("siamese-contrastive", "MNIST", "original", "--shift 1"),
+            ("online-contrastive", "MNIST", "wide", "--shift 2 --lr 0.005"),
+            ("siamese-contrastive", "FashionMNIST", "original", ""),
+            ("online-contrastive", "FashionMNIST", "wide", "--lr 0.005 --images-per-class 32"),
+            ("siamese-contrastive", "MNIST", "original", "")]
+    assert sorted(keys, key=script.table_order) == [keys[4], keys[2], keys[0], keys[1], keys[3]]
+
+
 def test_other_backbones_run_the_tables_networks_with_their_recipe():
     sys.path.insert(0, os.path.join(ROOT, "scripts"))
     import make_figures as script
